@@ -1,0 +1,1 @@
+//! Release decision: identity, rules and sticky percentage buckets, as a pure function

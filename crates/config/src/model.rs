@@ -1,0 +1,321 @@
+//! The configuration model: what an operator writes, field for field. Defaults follow nginx where
+//! nginx has the same knob (its directive is named in the field's doc).
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A whole graygate configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Plain-HTTP listen addresses (nginx `listen`). Default `0.0.0.0:8080`.
+    #[serde(default = "default_listen")]
+    pub listen: Vec<SocketAddr>,
+    /// Worker threads, each with its own runtime and its own SO_REUSEPORT listener
+    /// (nginx `worker_processes`). Absent: one per CPU.
+    #[serde(default)]
+    pub workers: Option<usize>,
+    /// Client-side connection limits and timeouts.
+    #[serde(default)]
+    pub server: Server,
+    /// The sites, matched by host and path prefix.
+    pub sites: Vec<Site>,
+}
+
+fn default_listen() -> Vec<SocketAddr> {
+    vec![SocketAddr::from(([0, 0, 0, 0], 8080))]
+}
+
+/// How graygate treats client connections.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    /// Time allowed to receive a request's header block (nginx `client_header_timeout`).
+    pub client_header_timeout_ms: u64,
+    /// How long an idle keepalive client connection is kept open (nginx `keepalive_timeout`).
+    pub keepalive_timeout_ms: u64,
+    /// Requests served on one client connection before it is closed (nginx `keepalive_requests`).
+    pub keepalive_requests: u64,
+    /// Largest request header block, request line included (nginx `large_client_header_buffers`).
+    /// Larger requests get 431. At least 8192.
+    pub max_header_bytes: usize,
+    /// Most header fields in one request; more get 431.
+    pub max_headers: usize,
+    /// Set TCP_NODELAY on client connections (nginx `tcp_nodelay`).
+    pub tcp_nodelay: bool,
+    /// Listen backlog (nginx `listen ... backlog=`).
+    pub backlog: u32,
+}
+
+impl Default for Server {
+    fn default() -> Server {
+        Server {
+            client_header_timeout_ms: 60_000,
+            keepalive_timeout_ms: 75_000,
+            keepalive_requests: 1000,
+            max_header_bytes: 32 * 1024,
+            max_headers: 100,
+            tcp_nodelay: true,
+            backlog: 1024,
+        }
+    }
+}
+
+/// A site: the hosts and path prefix it answers for, and its release.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// Name used in logs, metrics and the admin API.
+    pub name: String,
+    /// Host names: exact (`shop.example.com`), a leading wildcard (`*.example.com`), or `*` for
+    /// any host. Matched case-insensitively, without the port.
+    pub hosts: Vec<String>,
+    /// Only requests whose path starts with this prefix (at a `/` boundary). Default `/`.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    /// Add `X-Graygate-Version` (and `X-Graygate-Reason`) to responses. Off by default: it tells
+    /// clients which version they got.
+    #[serde(default)]
+    pub version_header: bool,
+    /// Which version each request gets.
+    pub release: Release,
+}
+
+/// A release: versions, the default, how devices are identified, and the ordered rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    /// The version that serves whenever no rule matches or anything goes wrong.
+    pub default: String,
+    /// Versions by name, each a static root or an upstream.
+    pub versions: BTreeMap<String, Version>,
+    /// Salt for percentage buckets. Changing it reshuffles every device. Default: the site name.
+    #[serde(default)]
+    pub salt: Option<String>,
+    /// How users and devices are identified.
+    #[serde(default)]
+    pub identity: Identity,
+    /// Rules in order; the first that matches picks the version.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+}
+
+/// One version of a site: exactly one of `root` or `upstream`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Version {
+    /// Serve files from this directory (nginx `root`). Relative to the config file.
+    #[serde(default)]
+    pub root: Option<PathBuf>,
+    /// Proxy to these servers (nginx `upstream` + `proxy_pass`).
+    #[serde(default)]
+    pub upstream: Option<Upstream>,
+}
+
+/// An upstream pool.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// Servers as `host:port` (names resolved when the config loads), used round-robin.
+    pub servers: Vec<String>,
+    /// Idle keepalive connections kept per server.
+    #[serde(default)]
+    pub keepalive: Keepalive,
+    /// Time allowed to establish a connection (nginx `proxy_connect_timeout`).
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Time allowed from sending the request to receiving the response header
+    /// (nginx `proxy_read_timeout` for the first byte).
+    #[serde(default = "default_response_timeout_ms")]
+    pub response_timeout_ms: u64,
+    /// The `Host` sent upstream: `pass` the client's (default), the server's address `node`, or
+    /// `rewrite` to `upstream_host` (APISIX's `pass_host`).
+    #[serde(default)]
+    pub pass_host: PassHost,
+    /// The Host sent when `pass_host: rewrite`.
+    #[serde(default)]
+    pub upstream_host: Option<String>,
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_response_timeout_ms() -> u64 {
+    60_000
+}
+
+/// Which `Host` header goes upstream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PassHost {
+    #[default]
+    Pass,
+    Node,
+    Rewrite,
+}
+
+/// Upstream keepalive pool settings (nginx `keepalive`, `keepalive_timeout`, `keepalive_requests`
+/// inside `upstream`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Keepalive {
+    /// Most idle connections kept per server and worker.
+    pub max_idle: usize,
+    /// Idle connections older than this are closed.
+    pub idle_timeout_ms: u64,
+    /// A connection is retired after this many requests.
+    pub max_requests: u64,
+}
+
+impl Default for Keepalive {
+    fn default() -> Keepalive {
+        Keepalive { max_idle: 64, idle_timeout_ms: 60_000, max_requests: 10_000 }
+    }
+}
+
+/// Identity: which cookies carry the account id and the device id.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Identity {
+    /// Cookie holding the account id (may be absent: anonymous users).
+    pub uid_cookie: String,
+    /// Cookie holding the device id, set on first visit.
+    pub uuid_cookie: UuidCookie,
+    /// Derive the device id of clients without the cookie from their IP address (a salted hash),
+    /// so cookie-less clients are sticky too. The derived id is also set as the cookie.
+    pub device_id_from_ip: Option<DeviceIdFromIp>,
+}
+
+impl Default for Identity {
+    fn default() -> Identity {
+        Identity { uid_cookie: "uid".into(), uuid_cookie: UuidCookie::default(), device_id_from_ip: None }
+    }
+}
+
+/// The device-id cookie and the attributes it is set with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UuidCookie {
+    /// Cookie name.
+    pub name: String,
+    /// Lifetime; sent as `Expires` (and `Max-Age`).
+    pub max_age_s: u64,
+    /// `Domain` attribute, to share the id across subdomains.
+    pub domain: Option<String>,
+    /// `Secure` attribute.
+    pub secure: bool,
+    /// `HttpOnly` attribute (off: front-end code may read the device id).
+    pub http_only: bool,
+}
+
+impl Default for UuidCookie {
+    fn default() -> UuidCookie {
+        UuidCookie { name: "uuid".into(), max_age_s: 365 * 24 * 3600, domain: None, secure: false, http_only: false }
+    }
+}
+
+/// Device id from the client address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceIdFromIp {
+    /// Secret salt, so ids cannot be mapped back to addresses by hashing the address space.
+    pub salt: String,
+}
+
+/// A rule: one matcher and the version it sends matching requests to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Name shown as the decision reason `rule:<name>`. Default `rule<N>` (0-based position).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The version matching requests get.
+    pub version: String,
+    /// Account ids pinned to the version.
+    #[serde(default)]
+    pub pin: Option<Pin>,
+    /// Match a request header.
+    #[serde(default)]
+    pub header: Option<ValueMatch>,
+    /// Match a cookie.
+    #[serde(default)]
+    pub cookie: Option<ValueMatch>,
+    /// Match a query parameter.
+    #[serde(default)]
+    pub query: Option<ValueMatch>,
+    /// Compare a client app version.
+    #[serde(default)]
+    pub app_version: Option<AppVersion>,
+    /// Percentage of devices (0 to 100, two decimals), by a sticky hash of the device id.
+    #[serde(default)]
+    pub percent: Option<f64>,
+}
+
+/// Pinned account ids, inline and/or from a file with one id per line.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pin {
+    /// Account ids.
+    #[serde(default)]
+    pub uids: Vec<String>,
+    /// A file of account ids, one per line (`#` comments and blank lines ignored).
+    #[serde(default)]
+    pub uids_file: Option<PathBuf>,
+}
+
+/// A test on a named header, cookie or query parameter: exactly one of `present`, `equals`,
+/// `one_of`, `regex`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueMatch {
+    /// The header, cookie or parameter name.
+    pub name: String,
+    /// `true`: matches when present; `false`: when absent.
+    #[serde(default)]
+    pub present: Option<bool>,
+    /// Matches this exact value.
+    #[serde(default)]
+    pub equals: Option<String>,
+    /// Matches any of these values.
+    #[serde(default)]
+    pub one_of: Option<Vec<String>>,
+    /// Matches when this regular expression finds a match in the value.
+    #[serde(default)]
+    pub regex: Option<String>,
+}
+
+/// A client app version taken from a header or the User-Agent, compared by numeric components
+/// (`7.10.0 > 7.9.3`). All given bounds must hold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppVersion {
+    /// Read the version from this header (e.g. `X-App-Version`).
+    #[serde(default)]
+    pub header: Option<String>,
+    /// Read the version from the User-Agent product token with this name
+    /// (`MyApp` finds `7.3.1` in `MyApp/7.3.1 (Android 14)`).
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// Instead of a product token: a regular expression over the User-Agent (or the header)
+    /// whose first capture group is the version.
+    #[serde(default)]
+    pub regex: Option<String>,
+    /// Version must be >= this.
+    #[serde(default)]
+    pub gte: Option<String>,
+    /// Version must be > this.
+    #[serde(default)]
+    pub gt: Option<String>,
+    /// Version must be <= this.
+    #[serde(default)]
+    pub lte: Option<String>,
+    /// Version must be < this.
+    #[serde(default)]
+    pub lt: Option<String>,
+    /// Version must equal this.
+    #[serde(default)]
+    pub eq: Option<String>,
+}

@@ -1,0 +1,1 @@
+//! The request pipeline: accept, route, decide, serve or forward, respond

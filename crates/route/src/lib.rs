@@ -1,0 +1,1 @@
+//! Route table: host and path prefix to site

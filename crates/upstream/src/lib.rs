@@ -1,0 +1,1 @@
+//! Upstream pools: per-worker keepalive connections to a version's servers
