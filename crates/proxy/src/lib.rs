@@ -1,1 +1,28 @@
-//! The request pipeline: accept, route, decide, serve or forward, respond
+//! The data plane: the life of a request, phase by phase.
+//!
+//! ```text
+//! accept (one SO_REUSEPORT listener and one current-thread runtime per worker thread)
+//!   -> HTTP/1.1 (hyper; header timeout, size limits)      worker.rs
+//!   -> hygiene: refuse what a front proxy must not forward hygiene.rs
+//!   -> route: host + path prefix -> site                  graygate-route
+//!   -> decide: release policy -> version + reason         graygate-canary
+//!   -> target: static root or upstream pool               graygate-files / graygate-upstream
+//!   -> forward / serve, fallback to the default version   pipeline.rs, forward.rs
+//!   -> respond: Set-Cookie for new devices, version header
+//!   -> log: counters per worker                           stats.rs
+//! ```
+//!
+//! Configuration arrives as a [`Snapshot`]: validated, immutable, swapped in atomically. Each
+//! request runs to completion on the snapshot it started with.
+
+mod body;
+mod forward;
+mod hygiene;
+mod pipeline;
+mod snapshot;
+mod stats;
+mod worker;
+
+pub use snapshot::{Snapshot, Target};
+pub use stats::Stats;
+pub use worker::Server;

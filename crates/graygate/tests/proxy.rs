@@ -1,0 +1,175 @@
+//! Proxying to real origin servers: keepalive reuse, forwarded headers, streaming bodies,
+//! new-device cookies, the fallback to the default version, and timeouts.
+
+mod common;
+use common::*;
+use std::io::Write;
+
+fn two_upstreams(stable: &Origin, gray: std::net::SocketAddr, extra: &str) -> String {
+    format!(
+        r#"sites:
+  - name: shop
+    hosts: ["*"]
+    version_header: true
+    release:
+      default: stable
+      versions:
+        stable: {{upstream: {{servers: ["{}"]{extra}}}}}
+        gray: {{upstream: {{servers: ["{gray}"]{extra}}}}}
+      rules:
+        - pin: {{uids: ["1001"]}}
+          version: gray
+        - name: gray-header
+          header: {{name: X-Gray, equals: "1"}}
+          version: gray
+"#,
+        stable.addr
+    )
+}
+
+#[test]
+fn upstream_connections_are_kept_alive_and_reused() {
+    let (stable, gray) = (Origin::start("stable"), Origin::start("gray"));
+    let gw = Gateway::start(&two_upstreams(&stable, gray.addr, ""));
+    // 300 requests on one client connection, then 100 on 100 separate client connections.
+    let mut client = Client::connect(gw.addr);
+    for _ in 0..300 {
+        let reply = client.get("/", &["Cookie: uuid=returning-device"]);
+        assert_eq!(reply.text(), "stable");
+    }
+    for _ in 0..100 {
+        assert_eq!(get(gw.addr, "/", &["Cookie: uuid=returning-device"]).text(), "stable");
+    }
+    assert_eq!(stable.requests(), 400);
+    // Two workers: at most one idle connection each is ever needed for sequential requests.
+    assert!(stable.connections() <= 2, "{} origin connections for 400 requests", stable.connections());
+    assert_eq!(gray.requests(), 0);
+}
+
+#[test]
+fn rules_choose_the_upstream_and_new_devices_get_a_cookie() {
+    let (stable, gray) = (Origin::start("stable"), Origin::start("gray"));
+    let gw = Gateway::start(&two_upstreams(&stable, gray.addr, ""));
+    let new = get(gw.addr, "/", &[]);
+    assert_eq!(new.text(), "stable");
+    assert_eq!(new.header("x-origin"), Some("stable"));
+    let cookie = new.header("set-cookie").expect("cookie for a new device");
+    assert!(cookie.contains("; Path=/; Expires=") && cookie.contains("GMT"), "{cookie}");
+    let pinned = get(gw.addr, "/", &["Cookie: uid=1001; uuid=abc"]);
+    assert_eq!((pinned.text().as_str(), pinned.header("x-graygate-reason")), ("gray", Some("pin")));
+    assert!(pinned.header("set-cookie").is_none());
+    let by_header = get(gw.addr, "/", &["Cookie: uuid=abc", "X-Gray: 1"]);
+    assert_eq!((by_header.text().as_str(), by_header.header("x-graygate-reason")), ("gray", Some("rule:gray-header")));
+}
+
+#[test]
+fn forwarded_headers_and_hop_by_hop_fields() {
+    let (stable, gray) = (Origin::start("stable"), Origin::start("gray"));
+    let gw = Gateway::start(&two_upstreams(&stable, gray.addr, ""));
+    let reply = get(
+        gw.addr,
+        "/headers?q=1",
+        &["Cookie: uuid=abc", "X-Forwarded-For: 198.51.100.7", "Connection: keep-alive, X-Private", "X-Private: secret", "Keep-Alive: timeout=9", "X-App: kept"],
+    );
+    let seen = reply.text();
+    assert!(seen.starts_with("GET /headers?q=1\n"), "{seen}");
+    assert!(seen.contains("host: test.local\n"), "{seen}");
+    assert!(seen.contains("x-forwarded-for: 198.51.100.7, 127.0.0.1\n"), "{seen}");
+    assert!(seen.contains("x-forwarded-proto: http\n"), "{seen}");
+    assert!(seen.contains("x-real-ip: 127.0.0.1\n"), "{seen}");
+    assert!(seen.contains("x-app: kept\n"), "{seen}");
+    for gone in ["x-private", "keep-alive:"] {
+        assert!(!seen.contains(gone), "{gone} reached the origin:\n{seen}");
+    }
+}
+
+#[test]
+fn bodies_stream_both_ways() {
+    let (stable, gray) = (Origin::start("stable"), Origin::start("gray"));
+    let gw = Gateway::start(&two_upstreams(&stable, gray.addr, ""));
+    // Upload 8 MiB chunked, in pieces, and get it echoed back.
+    let mut client = Client::connect(gw.addr);
+    client.send_raw(b"POST /echo HTTP/1.1\r\nHost: a\r\nCookie: uuid=abc\r\nTransfer-Encoding: chunked\r\n\r\n");
+    let piece = vec![b'y'; 64 * 1024];
+    for _ in 0..128 {
+        client.send_raw(format!("{:x}\r\n", piece.len()).as_bytes());
+        client.send_raw(&piece);
+        client.send_raw(b"\r\n");
+    }
+    client.send_raw(b"0\r\n\r\n");
+    let echoed = client.read_reply(false).expect("reply");
+    assert_eq!(echoed.status, 200);
+    assert_eq!(echoed.body.len(), 8 << 20);
+    // Download 16 MiB with Content-Length kept end to end.
+    let big = get(gw.addr, "/big?n=16777216", &["Cookie: uuid=abc"]);
+    assert_eq!(big.header("content-length"), Some("16777216"));
+    assert_eq!(big.body.len(), 16 << 20);
+}
+
+#[test]
+fn a_down_gray_upstream_falls_back_to_the_default_version() {
+    let stable = Origin::start("stable");
+    let gw = Gateway::start(&two_upstreams(&stable, closed_port(), ""));
+    for method in ["GET", "POST"] {
+        let mut c = Client::connect(gw.addr);
+        c.send_raw(format!("{method} / HTTP/1.1\r\nHost: a\r\nCookie: uid=1001; uuid=abc\r\nContent-Length: 2\r\n\r\nhi").as_bytes());
+        let reply = c.read_reply(false).expect("reply");
+        assert_eq!(reply.status, 200, "{method}");
+        assert_eq!(reply.text(), "stable");
+        assert_eq!(reply.header("x-graygate-version"), Some("stable"));
+        assert_eq!(reply.header("x-graygate-reason"), Some("fallback"));
+    }
+}
+
+#[test]
+fn a_down_default_upstream_is_a_bare_502() {
+    let gw = Gateway::start(&two_upstreams(&Origin::start("unused"), closed_port(), "").replace("default: stable", "default: gray"));
+    let reply = get(gw.addr, "/", &["Cookie: uuid=abc"]);
+    assert_eq!(reply.status, 502);
+    assert_eq!(reply.text(), "502 Bad Gateway\n");
+}
+
+#[test]
+fn a_slow_upstream_times_out_with_504() {
+    let (stable, gray) = (Origin::start("stable"), Origin::start("gray"));
+    let gw = Gateway::start(&two_upstreams(&stable, gray.addr, ", response_timeout_ms: 300"));
+    let started = std::time::Instant::now();
+    let reply = get(gw.addr, "/slow", &["Cookie: uuid=abc"]);
+    assert_eq!(reply.status, 504);
+    assert_eq!(reply.text(), "504 Gateway Timeout\n");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    // The next request on a fresh upstream connection is fine.
+    assert_eq!(get(gw.addr, "/", &["Cookie: uuid=abc"]).text(), "stable");
+}
+
+#[test]
+fn slow_clients_are_cut_off_at_the_header_timeout() {
+    let stable = Origin::start("stable");
+    let config = two_upstreams(&stable, closed_port(), "") + "server:\n  client_header_timeout_ms: 300\n";
+    let gw = Gateway::start(&config);
+    let mut c = Client::connect(gw.addr);
+    c.send_raw(b"GET / HTTP/1.1\r\nHost: a\r\n");
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let _ = std::io::stdout().flush();
+    // The connection is gone (a 408 or a plain close), and nothing reached the origin.
+    match c.read_reply(false) {
+        None => {}
+        Some(reply) => assert_eq!(reply.status, 408),
+    }
+    assert_eq!(stable.requests(), 0);
+}
+
+#[test]
+fn keepalive_requests_limit_closes_the_connection() {
+    let stable = Origin::start("stable");
+    let config = two_upstreams(&stable, closed_port(), "") + "server:\n  keepalive_requests: 3\n";
+    let gw = Gateway::start(&config);
+    let mut c = Client::connect(gw.addr);
+    c.send_raw(b"GET / HTTP/1.1\r\nHost: a\r\nCookie: uuid=a\r\n\r\n");
+    assert!(c.read_reply(false).expect("1").header("connection").is_none());
+    c.send_raw(b"GET / HTTP/1.1\r\nHost: a\r\nCookie: uuid=a\r\n\r\n");
+    assert!(c.read_reply(false).expect("2").header("connection").is_none());
+    c.send_raw(b"GET / HTTP/1.1\r\nHost: a\r\nCookie: uuid=a\r\n\r\n");
+    assert_eq!(c.read_reply(false).expect("3").header("connection"), Some("close"));
+    assert!(c.is_closed());
+}

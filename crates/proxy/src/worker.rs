@@ -1,0 +1,285 @@
+//! Threads, listeners and connections: one current-thread runtime and one SO_REUSEPORT listener
+//! per worker thread per address, so the kernel spreads connections and no state is shared
+//! between workers on the request path.
+
+use crate::pipeline;
+use crate::snapshot::Snapshot;
+use crate::stats::{Stats, WorkerStats};
+use arc_swap::ArcSwap;
+use graygate_upstream::Pools;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// How long in-flight requests may take to finish after shutdown is asked for.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A bound, not yet running gateway.
+pub struct Server {
+    shared: Arc<Shared>,
+    /// Per worker, one listener per configured address.
+    listeners: Vec<Vec<std::net::TcpListener>>,
+    local_addrs: Vec<SocketAddr>,
+    stats: Stats,
+}
+
+pub(crate) struct Shared {
+    snapshot: ArcSwap<Snapshot>,
+}
+
+impl Server {
+    /// Binds every listen address once per worker. Port 0 is resolved by the first bind and
+    /// reused for the other workers' sockets, so all workers share the one port.
+    pub fn bind(snapshot: Snapshot) -> io::Result<Server> {
+        let workers = snapshot.workers;
+        let mut listeners: Vec<Vec<std::net::TcpListener>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut local_addrs = Vec::new();
+        for addr in &snapshot.listen {
+            let mut addr = *addr;
+            for worker in listeners.iter_mut() {
+                let listener = bind_reuseport(addr, snapshot.server.backlog)?;
+                addr = listener.local_addr()?;
+                worker.push(listener);
+            }
+            local_addrs.push(addr);
+        }
+        let stats = Stats { workers: (0..workers).map(|_| Arc::new(WorkerStats::default())).collect() };
+        Ok(Server { shared: Arc::new(Shared { snapshot: ArcSwap::from_pointee(snapshot) }), listeners, local_addrs, stats })
+    }
+
+    /// The addresses actually bound (with real ports where the config said 0).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// Counters of all workers.
+    pub fn stats(&self) -> Stats {
+        self.stats.clone()
+    }
+
+    /// Runs the workers until `shutdown` turns true, then stops accepting, lets in-flight
+    /// requests finish (up to a deadline) and returns.
+    pub fn run(self, shutdown: watch::Receiver<bool>) -> io::Result<()> {
+        let mut threads = Vec::new();
+        for (i, (listeners, stats)) in self.listeners.into_iter().zip(self.stats.workers.iter().cloned()).enumerate() {
+            let shared = self.shared.clone();
+            let shutdown = shutdown.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("graygate-worker-{i}"))
+                .spawn(move || worker_main(shared, listeners, stats, shutdown))?;
+            threads.push(thread);
+        }
+        let mut result = Ok(());
+        for thread in threads {
+            match thread.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                Err(_) => result = Err(io::Error::other("a worker thread panicked")),
+            }
+        }
+        result
+    }
+}
+
+fn bind_reuseport(addr: SocketAddr, backlog: u32) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into()).map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
+}
+
+/// A worker's state; lives on its thread only.
+pub(crate) struct Worker {
+    shared: Arc<Shared>,
+    /// The snapshot this worker last saw, wrapped so requests can hold it with a cheap,
+    /// non-atomic `Rc` clone rather than bumping a reference count all workers share.
+    current: RefCell<Rc<Arc<Snapshot>>>,
+    pub(crate) pools: Pools<Incoming>,
+    pub(crate) stats: Arc<WorkerStats>,
+    rng: Cell<u64>,
+    connections: Cell<usize>,
+}
+
+impl Worker {
+    /// The current snapshot; picks up a newly swapped-in one.
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        let latest = self.shared.snapshot.load();
+        let mut current = self.current.borrow_mut();
+        if !Arc::ptr_eq(&current, &latest) {
+            *current = Rc::new(Arc::clone(&latest));
+        }
+        Arc::clone(&current)
+    }
+
+    /// 16 bytes from a per-worker wyrand generator seeded from the OS: device ids need to be
+    /// unique, not secret, and a syscall per new device would cost more than the rest of its
+    /// decision.
+    pub(crate) fn random_bytes(&self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        for half in out.chunks_exact_mut(8) {
+            let s = self.rng.get().wrapping_add(0xa076_1d64_78bd_642f);
+            self.rng.set(s);
+            let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
+            half.copy_from_slice(&((t >> 64) as u64 ^ t as u64).to_le_bytes());
+        }
+        out
+    }
+}
+
+/// Per-connection state shared by its requests.
+pub(crate) struct Conn {
+    pub(crate) peer: SocketAddr,
+    served: Cell<u64>,
+    in_flight: Cell<u32>,
+    idle_since: Cell<Instant>,
+}
+
+impl Conn {
+    /// Counts a request in; returns how many this connection has now served.
+    pub(crate) fn begin_request(&self) -> u64 {
+        self.in_flight.set(self.in_flight.get() + 1);
+        self.served.set(self.served.get() + 1);
+        self.served.get()
+    }
+
+    pub(crate) fn end_request(&self) {
+        self.in_flight.set(self.in_flight.get().saturating_sub(1));
+        self.idle_since.set(Instant::now());
+    }
+}
+
+fn worker_main(
+    shared: Arc<Shared>,
+    listeners: Vec<std::net::TcpListener>,
+    stats: Arc<WorkerStats>,
+    shutdown: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
+        let mut seed = [0u8; 8];
+        getrandom::fill(&mut seed).map_err(|e| io::Error::other(format!("no OS randomness: {e}")))?;
+        let snapshot = shared.snapshot.load_full();
+        let worker = Rc::new(Worker {
+            shared,
+            current: RefCell::new(Rc::new(snapshot)),
+            pools: Pools::default(),
+            stats,
+            rng: Cell::new(u64::from_le_bytes(seed)),
+            connections: Cell::new(0),
+        });
+        let sweeper = {
+            let worker = worker.clone();
+            tokio::task::spawn_local(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    worker.pools.sweep();
+                }
+            })
+        };
+        let mut accepting = Vec::new();
+        for listener in listeners {
+            let listener = TcpListener::from_std(listener)?;
+            accepting.push(tokio::task::spawn_local(accept_loop(worker.clone(), listener, shutdown.clone())));
+        }
+        let mut stop = shutdown.clone();
+        let _ = stop.wait_for(|stop| *stop).await;
+        for task in &accepting {
+            task.abort();
+        }
+        let deadline = Instant::now() + DRAIN_TIMEOUT;
+        while worker.connections.get() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        sweeper.abort();
+        Ok(())
+    })
+}
+
+async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, shutdown: watch::Receiver<bool>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and similar: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        tokio::task::spawn_local(serve_connection(worker.clone(), stream, peer, shutdown.clone()));
+    }
+}
+
+async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
+    let limits = worker.snapshot().server.clone();
+    if limits.tcp_nodelay {
+        let _ = stream.set_nodelay(true);
+    }
+    worker.connections.set(worker.connections.get() + 1);
+    let conn = Rc::new(Conn { peer, served: Cell::new(0), in_flight: Cell::new(0), idle_since: Cell::new(Instant::now()) });
+    let service = {
+        let (worker, conn) = (worker.clone(), conn.clone());
+        service_fn(move |request| pipeline::handle(worker.clone(), conn.clone(), request))
+    };
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.client_header_timeout)
+        .max_buf_size(limits.max_header_bytes)
+        .max_headers(limits.max_headers)
+        .keep_alive(true);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    // hyper times the wait for a request head from the moment a connection goes idle, so
+    // `client_header_timeout` bounds idle time too; a shorter `keepalive_timeout` needs a watch.
+    let watch_idle = limits.keepalive_timeout < limits.client_header_timeout;
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "client connection ended with an error");
+                }
+                break;
+            }
+            _ = idle_expired(&conn, limits.keepalive_timeout), if watch_idle && !closing => {
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            _ = shutdown.wait_for(|stop| *stop), if !closing => {
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+        }
+    }
+    worker.connections.set(worker.connections.get() - 1);
+}
+
+/// Resolves once the connection has had no request in flight for `timeout`.
+async fn idle_expired(conn: &Conn, timeout: Duration) {
+    loop {
+        let deadline = conn.idle_since.get() + timeout;
+        tokio::time::sleep_until(deadline.into()).await;
+        if conn.in_flight.get() == 0 && conn.idle_since.get() + timeout <= Instant::now() {
+            return;
+        }
+        if conn.in_flight.get() > 0 {
+            tokio::time::sleep(timeout).await;
+        }
+    }
+}
