@@ -88,33 +88,32 @@ pub(crate) enum Plan {
 /// RFC 9110 §13.2.2 order of evaluation. Only GET and HEAD reach this, so a false
 /// If-None-Match is always 304. Ranges are considered for GET only (§14.2).
 pub(crate) fn evaluate(c: &Conditions, v: &Validators, len: u64, get: bool) -> Plan {
-    if let Some(list) = &c.if_match {
-        if !tag_list_matches(list, v.etag.as_deref(), Comparison::Strong) {
-            return Plan::PreconditionFailed;
-        }
-    } else if let (Some(since), Some(modified)) = (c.if_unmodified_since, v.last_modified) {
-        if modified > since {
-            return Plan::PreconditionFailed;
-        }
+    let precondition_failed = match &c.if_match {
+        Some(list) => !tag_list_matches(list, v.etag.as_deref(), Comparison::Strong),
+        None => matches!((c.if_unmodified_since, v.last_modified),
+            (Some(since), Some(modified)) if modified > since),
+    };
+    if precondition_failed {
+        return Plan::PreconditionFailed;
     }
 
-    if let Some(list) = &c.if_none_match {
-        if tag_list_matches(list, v.etag.as_deref(), Comparison::Weak) {
-            return Plan::NotModified;
-        }
-    } else if let (Some(since), Some(modified)) = (c.if_modified_since, v.last_modified) {
-        if modified <= since {
-            return Plan::NotModified;
-        }
+    let not_modified = match &c.if_none_match {
+        Some(list) => tag_list_matches(list, v.etag.as_deref(), Comparison::Weak),
+        None => matches!((c.if_modified_since, v.last_modified),
+            (Some(since), Some(modified)) if modified <= since),
+    };
+    if not_modified {
+        return Plan::NotModified;
     }
 
     let Some(range) = c.range.as_deref().filter(|_| get) else {
         return Plan::Full;
     };
-    if let Some(validator) = &c.if_range {
-        if !if_range_matches(validator, v) {
-            return Plan::Full;
-        }
+    if c.if_range
+        .as_deref()
+        .is_some_and(|validator| !if_range_matches(validator, v))
+    {
+        return Plan::Full;
     }
     match range::parse(range, len) {
         Ranges::Ignore => Plan::Full,
@@ -252,10 +251,22 @@ mod tests {
         assert!(tag_list_matches(ETAG, ours, Comparison::Strong));
         assert!(tag_list_matches("*", ours, Comparison::Strong));
         assert!(tag_list_matches("*", None, Comparison::Strong));
-        assert!(tag_list_matches("\"x\", \"5f5e100-a\"", ours, Comparison::Strong));
-        assert!(tag_list_matches("\"a,b\" ,\t\"5f5e100-a\"", ours, Comparison::Weak));
+        assert!(tag_list_matches(
+            "\"x\", \"5f5e100-a\"",
+            ours,
+            Comparison::Strong
+        ));
+        assert!(tag_list_matches(
+            "\"a,b\" ,\t\"5f5e100-a\"",
+            ours,
+            Comparison::Weak
+        ));
         assert!(tag_list_matches("W/\"5f5e100-a\"", ours, Comparison::Weak));
-        assert!(!tag_list_matches("W/\"5f5e100-a\"", ours, Comparison::Strong));
+        assert!(!tag_list_matches(
+            "W/\"5f5e100-a\"",
+            ours,
+            Comparison::Strong
+        ));
         assert!(!tag_list_matches("\"other\"", ours, Comparison::Weak));
         assert!(!tag_list_matches("", ours, Comparison::Weak));
         assert!(!tag_list_matches("5f5e100-a", ours, Comparison::Weak));
@@ -277,7 +288,10 @@ mod tests {
             .as_secs();
         let v = Validators::of(&meta);
         assert_eq!(v.etag, Some(format!("\"{secs:x}-10\"")));
-        assert_eq!(v.last_modified, Some(UNIX_EPOCH + Duration::from_secs(secs)));
+        assert_eq!(
+            v.last_modified,
+            Some(UNIX_EPOCH + Duration::from_secs(secs))
+        );
     }
 
     #[test]
@@ -303,7 +317,10 @@ mod tests {
         assert_eq!(plan(&[(IF_UNMODIFIED_SINCE, "garbage")]), Plan::Full);
 
         assert_eq!(plan(&[(IF_NONE_MATCH, ETAG)]), Plan::NotModified);
-        assert_eq!(plan(&[(IF_NONE_MATCH, "W/\"5f5e100-a\"")]), Plan::NotModified);
+        assert_eq!(
+            plan(&[(IF_NONE_MATCH, "W/\"5f5e100-a\"")]),
+            Plan::NotModified
+        );
         assert_eq!(plan(&[(IF_NONE_MATCH, "*")]), Plan::NotModified);
         assert_eq!(
             plan(&[(IF_NONE_MATCH, "\"x\""), (IF_NONE_MATCH, ETAG)]),

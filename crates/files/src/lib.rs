@@ -50,7 +50,8 @@ impl StaticRoot {
     /// The directory is canonicalized once, here: if it is a symlink that is later re-pointed
     /// (symlink-swap deploys), a new `StaticRoot` must be built to follow it.
     pub fn new(dir: &Path) -> io::Result<StaticRoot> {
-        let named = |e: io::Error| io::Error::new(e.kind(), format!("static root {}: {e}", dir.display()));
+        let named =
+            |e: io::Error| io::Error::new(e.kind(), format!("static root {}: {e}", dir.display()));
         let canonical = fs::canonicalize(dir).map_err(named)?;
         if !fs::metadata(&canonical).map_err(named)?.is_dir() {
             return Err(io::Error::new(
@@ -373,4 +374,23 @@ fn boundary() -> String {
         hasher.write_u128(now.as_nanos());
     }
     format!("graygate-{:016x}", hasher.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_map_like_nginx() {
+        use io::ErrorKind::*;
+        for (kind, status) in [
+            (NotFound, StatusCode::NOT_FOUND),
+            (NotADirectory, StatusCode::NOT_FOUND),
+            (InvalidFilename, StatusCode::NOT_FOUND),
+            (PermissionDenied, StatusCode::FORBIDDEN),
+            (Other, StatusCode::INTERNAL_SERVER_ERROR),
+        ] {
+            assert_eq!(status_of(&io::Error::from(kind)), status, "{kind:?}");
+        }
+    }
 }

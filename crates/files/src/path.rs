@@ -70,7 +70,10 @@ mod tests {
         assert_eq!(segments("//a/./b//"), Some(vec!["a".into(), "b".into()]));
         assert_eq!(segments("/a%20b"), Some(vec!["a b".into()]));
         assert_eq!(segments("/caf%C3%A9"), Some(vec!["café".into()]));
-        assert_eq!(segments("/.well-known/x"), Some(vec![".well-known".into(), "x".into()]));
+        assert_eq!(
+            segments("/.well-known/x"),
+            Some(vec![".well-known".into(), "x".into()])
+        );
         assert_eq!(segments("/..."), Some(vec!["...".into()]));
     }
 
@@ -110,6 +113,9 @@ mod tests {
     fn location() {
         assert_eq!(directory_location("/dir"), "/dir/");
         assert_eq!(directory_location("/a%20b"), "/a%20b/");
-        assert_eq!(directory_location("//evil.example/dir"), "/evil.example/dir/");
+        assert_eq!(
+            directory_location("//evil.example/dir"),
+            "/evil.example/dir/"
+        );
     }
 }

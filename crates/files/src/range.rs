@@ -113,7 +113,10 @@ mod tests {
         assert_eq!(parse("bytes=90-1000", 100), ok(&[(90, 99)]));
         assert_eq!(parse("BYTES=0-0", 100), ok(&[(0, 0)]));
         assert_eq!(parse("bytes= 5-6 ", 100), ok(&[(5, 6)]));
-        assert_eq!(parse("bytes=0-99999999999999999999999", 100), ok(&[(0, 99)]));
+        assert_eq!(
+            parse("bytes=0-99999999999999999999999", 100),
+            ok(&[(0, 99)])
+        );
         assert_eq!(parse("bytes=-99999999999999999999999", 100), ok(&[(0, 99)]));
     }
 
@@ -165,9 +168,16 @@ mod tests {
 
     #[test]
     fn too_many_parts() {
-        let many: Vec<String> = (0..=MAX_PARTS as u64).map(|i| format!("{}-{}", i * 2, i * 2)).collect();
-        assert_eq!(parse(&format!("bytes={}", many.join(",")), 1000), Ranges::Ignore);
+        let many: Vec<String> = (0..=MAX_PARTS as u64)
+            .map(|i| format!("{}-{}", i * 2, i * 2))
+            .collect();
+        assert_eq!(
+            parse(&format!("bytes={}", many.join(",")), 1000),
+            Ranges::Ignore
+        );
         let few = &many[..MAX_PARTS];
-        assert!(matches!(parse(&format!("bytes={}", few.join(",")), 1000), Ranges::Satisfiable(v) if v.len() == MAX_PARTS));
+        assert!(
+            matches!(parse(&format!("bytes={}", few.join(",")), 1000), Ranges::Satisfiable(v) if v.len() == MAX_PARTS)
+        );
     }
 }

@@ -63,7 +63,7 @@ impl Site {
     }
 }
 
-fn header<'a>(r: &'a Response<()>, name: HeaderName) -> &'a str {
+fn header(r: &Response<()>, name: HeaderName) -> &str {
     r.headers()
         .get(&name)
         .map(|v| v.to_str().unwrap())
@@ -214,9 +214,7 @@ async fn single_ranges() {
 #[tokio::test]
 async fn multiple_ranges() {
     let site = Site::new();
-    let (r, body) = site
-        .get("/digits.bin", &[(RANGE, "bytes=0-1, 5-6")])
-        .await;
+    let (r, body) = site.get("/digits.bin", &[(RANGE, "bytes=0-1, 5-6")]).await;
     assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
     let ctype = header(&r, CONTENT_TYPE);
     let boundary = ctype
@@ -258,7 +256,13 @@ async fn unsatisfiable_range() {
 #[tokio::test]
 async fn invalid_range_is_ignored() {
     let site = Site::new();
-    for range in ["bytes=5-2", "bytes=abc", "lines=1-2", "bytes", "bytes=1-2-3"] {
+    for range in [
+        "bytes=5-2",
+        "bytes=abc",
+        "lines=1-2",
+        "bytes",
+        "bytes=1-2-3",
+    ] {
         let (r, body) = site.get("/digits.bin", &[(RANGE, range)]).await;
         assert_eq!(r.status(), StatusCode::OK, "{range}");
         assert_eq!(&body[..], b"0123456789");
@@ -275,7 +279,10 @@ async fn if_range() {
 
     for validator in [etag.as_str(), modified.as_str()] {
         let (r, body) = site
-            .get("/digits.bin", &[(RANGE, "bytes=0-1"), (IF_RANGE, validator)])
+            .get(
+                "/digits.bin",
+                &[(RANGE, "bytes=0-1"), (IF_RANGE, validator)],
+            )
             .await;
         assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT, "{validator}");
         assert_eq!(&body[..], b"01");
@@ -285,7 +292,10 @@ async fn if_range() {
     let old = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(1000));
     for validator in ["\"stale\"", weak.as_str(), old.as_str(), "junk"] {
         let (r, body) = site
-            .get("/digits.bin", &[(RANGE, "bytes=0-1"), (IF_RANGE, validator)])
+            .get(
+                "/digits.bin",
+                &[(RANGE, "bytes=0-1"), (IF_RANGE, validator)],
+            )
             .await;
         assert_eq!(r.status(), StatusCode::OK, "{validator}");
         assert_eq!(&body[..], b"0123456789");
@@ -423,7 +433,13 @@ async fn symlinks() {
     symlink("dir", site.path("in-dir")).unwrap();
     symlink("loop", site.path("loop")).unwrap();
 
-    for path in ["/out-file", "/out-dir/secret", "/out-dir/", "/out-dir", "/a/up"] {
+    for path in [
+        "/out-file",
+        "/out-dir/secret",
+        "/out-dir/",
+        "/out-dir",
+        "/a/up",
+    ] {
         let (r, body) = site.get(path, &[]).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
         assert!(!String::from_utf8_lossy(&body).contains(SECRET));
@@ -437,8 +453,9 @@ async fn symlinks() {
     assert_eq!(&body[..], b"<h1>index</h1>");
 
     let (r, body) = site.get("/loop", &[]).await;
-    assert!(r.status().is_client_error() || r.status().is_server_error());
-    assert!(!body.is_empty());
+    // nginx's answer to ELOOP, and no detail in the body.
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(&body[..], b"500 Internal Server Error\n");
 }
 
 #[cfg(unix)]
@@ -461,7 +478,10 @@ async fn large_file_is_streamed_in_chunks() {
     let data = pattern(1024 * 1024 + 123);
     std::fs::write(site.path("big.bin"), &data).unwrap();
 
-    let response = site.root.serve(&Method::GET, "/big.bin", &HeaderMap::new()).await;
+    let response = site
+        .root
+        .serve(&Method::GET, "/big.bin", &HeaderMap::new())
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers()[CONTENT_LENGTH],
@@ -544,7 +564,10 @@ fn root_must_be_a_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("nope");
     let err = StaticRoot::new(&missing).unwrap_err();
-    assert!(err.to_string().contains(&*missing.to_string_lossy()), "{err}");
+    assert!(
+        err.to_string().contains(&*missing.to_string_lossy()),
+        "{err}"
+    );
 
     let file = tmp.path().join("file");
     std::fs::write(&file, "x").unwrap();

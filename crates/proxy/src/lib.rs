@@ -3,7 +3,7 @@
 //! ```text
 //! accept (one SO_REUSEPORT listener and one current-thread runtime per worker thread)
 //!   -> HTTP/1.1 (hyper; header timeout, size limits)      worker.rs
-//!   -> hygiene: refuse what a front proxy must not forward hygiene.rs
+//!   -> hygiene: refuse what a front proxy must not forward hygiene.rs, framing.rs
 //!   -> route: host + path prefix -> site                  graygate-route
 //!   -> decide: release policy -> version + reason         graygate-canary
 //!   -> target: static root or upstream pool               graygate-files / graygate-upstream
@@ -17,6 +17,7 @@
 
 mod body;
 mod forward;
+mod framing;
 mod hygiene;
 mod pipeline;
 mod snapshot;

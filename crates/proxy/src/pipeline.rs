@@ -3,6 +3,7 @@
 
 use crate::body::ProxyBody;
 use crate::forward;
+use crate::framing::Verdict;
 use crate::hygiene;
 use crate::snapshot::{Site, Snapshot, Target};
 use crate::stats::WorkerStats;
@@ -24,7 +25,12 @@ pub(crate) async fn handle(worker: Rc<Worker>, conn: Rc<Conn>, request: Request<
     WorkerStats::add(&worker.stats.requests);
     let snapshot = worker.snapshot();
     let last_on_connection = conn.begin_request() >= snapshot.server.keepalive_requests;
-    let mut response = match hygiene::check(&request) {
+    let framing = conn.framing.next();
+    let checked = hygiene::check(&request).and_then(|()| match framing {
+        Verdict::Clean => Ok(()),
+        Verdict::Conflicting => Err(StatusCode::BAD_REQUEST),
+    });
+    let mut response = match checked {
         Ok(()) => route_and_serve(&worker, &conn, &snapshot, request).await,
         Err(status) => {
             WorkerStats::add(&worker.stats.rejected);

@@ -2,6 +2,7 @@
 //! per worker thread per address, so the kernel spreads connections and no state is shared
 //! between workers on the request path.
 
+use crate::framing::{Verdicts, Watched};
 use crate::pipeline;
 use crate::snapshot::Snapshot;
 use crate::stats::{Stats, WorkerStats};
@@ -142,6 +143,8 @@ impl Worker {
 /// Per-connection state shared by its requests.
 pub(crate) struct Conn {
     pub(crate) peer: SocketAddr,
+    /// Framing verdicts for this connection's requests, in order.
+    pub(crate) framing: Rc<Verdicts>,
     served: Cell<u64>,
     in_flight: Cell<u32>,
     idle_since: Cell<Instant>,
@@ -231,7 +234,8 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
         let _ = stream.set_nodelay(true);
     }
     worker.connections.set(worker.connections.get() + 1);
-    let conn = Rc::new(Conn { peer, served: Cell::new(0), in_flight: Cell::new(0), idle_since: Cell::new(Instant::now()) });
+    let (io, framing) = Watched::new(TokioIo::new(stream), limits.max_header_bytes);
+    let conn = Rc::new(Conn { peer, framing, served: Cell::new(0), in_flight: Cell::new(0), idle_since: Cell::new(Instant::now()) });
     let service = {
         let (worker, conn) = (worker.clone(), conn.clone());
         service_fn(move |request| pipeline::handle(worker.clone(), conn.clone(), request))
@@ -243,7 +247,7 @@ async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
         .max_buf_size(limits.max_header_bytes)
         .max_headers(limits.max_headers)
         .keep_alive(true);
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
     // hyper times the wait for a request head from the moment a connection goes idle, so
     // `client_header_timeout` bounds idle time too; a shorter `keepalive_timeout` needs a watch.
