@@ -70,12 +70,15 @@ impl Document {
             Ok(config) => Ok(config),
             Err(err) => {
                 let (line, column) = err.location().map_or((0, 0), |l| (l.line() as usize, l.column() as usize));
-                let mut path = locate::Index::build(&self.text).path_at(line, column);
+                let index = locate::Index::build(&self.text);
+                let mut path = index.path_at(line, column);
                 let message = error::plain_message(&err);
+                let (mut line, mut column) = (line, column);
                 // The parser points a missing field at some key of the mapping that lacks it;
-                // the path should name the mapping.
+                // the error belongs to the mapping, where it starts.
                 if message.starts_with("missing field") {
                     path.0.pop();
+                    (line, column) = index.find(&path);
                 }
                 Err(ConfigErrors::one(ConfigError { origin: self.origin.clone(), line, column, path, message }))
             }

@@ -46,7 +46,7 @@ fn bad_listen_address() {
 #[test]
 fn missing_required_field() {
     let err = parse_err("sites:\n  - name: demo\n    hosts: [a]\n");
-    assert_eq!(err, "test.yaml:3:5: sites[0]: missing field `release`");
+    assert_eq!(err, "test.yaml:2:5: sites[0]: missing field `release`");
 }
 
 #[test]

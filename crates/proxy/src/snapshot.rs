@@ -143,7 +143,8 @@ fn build_site(site: &config::Site, base_dir: &std::path::Path, at: &FieldPath) -
         match (&version.root, &version.upstream) {
             (Some(dir), None) => match StaticRoot::new(&base_dir.join(dir)) {
                 Ok(root) => targets.push(Target::Root(Arc::new(root))),
-                Err(e) => errors.push(at.key("root").error(format!("cannot serve {}: {e}", base_dir.join(dir).display()))),
+                // The error names the directory.
+                Err(e) => errors.push(at.key("root").error(e.to_string())),
             },
             (None, Some(upstream)) => match Upstream::build(upstream, &at.key("upstream")) {
                 Ok(u) => targets.push(Target::Upstream(Arc::new(u))),
