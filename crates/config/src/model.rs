@@ -20,12 +20,23 @@ pub struct Config {
     /// Client-side connection limits and timeouts.
     #[serde(default)]
     pub server: Server,
+    /// The Prometheus endpoint. Off unless configured.
+    #[serde(default)]
+    pub metrics: Option<Metrics>,
     /// The sites, matched by host and path prefix.
     pub sites: Vec<Site>,
 }
 
 fn default_listen() -> Vec<SocketAddr> {
     vec![SocketAddr::from(([0, 0, 0, 0], 8080))]
+}
+
+/// Where `/metrics` is served.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// Listen address of the metrics endpoint, e.g. `127.0.0.1:9113`.
+    pub listen: SocketAddr,
 }
 
 /// How graygate treats client connections.

@@ -106,6 +106,7 @@ fn run(config: Option<PathBuf>, listen: Vec<SocketAddr>, workers: Option<usize>)
         tracing::info!("no --config given: serving the embedded demo (versions 1.0.0 and 1.1.0, 20% and uid 1001 on 1.1.0)");
     }
     let workers = snapshot.workers;
+    let metrics_listen = snapshot.metrics_listen;
     let server = match Server::bind(snapshot) {
         Ok(server) => server,
         Err(e) => {
@@ -113,13 +114,22 @@ fn run(config: Option<PathBuf>, listen: Vec<SocketAddr>, workers: Option<usize>)
             return ExitCode::FAILURE;
         }
     };
-    for addr in server.local_addrs() {
-        // Parsed by tests and scripts: keep this line's shape.
-        println!("listening on http://{addr}");
-    }
     tracing::info!(workers, "graygate {} started", env!("CARGO_PKG_VERSION"));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let stats = server.stats();
+    if let Some(addr) = metrics_listen {
+        match graygate_proxy::metrics::spawn(addr, stats.clone(), stopped.clone()) {
+            Ok(addr) => println!("metrics on http://{addr}/metrics"),
+            Err(e) => {
+                eprintln!("graygate: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    for addr in server.local_addrs() {
+        // Parsed by tests and scripts: keep this line's shape (metrics first, then listeners).
+        println!("listening on http://{addr}");
+    }
     std::thread::spawn(move || {
         wait_for_signal();
         tracing::info!("shutting down: no new connections, finishing requests in flight");

@@ -19,6 +19,7 @@ mod body;
 mod forward;
 mod framing;
 mod hygiene;
+pub mod metrics;
 mod pipeline;
 mod snapshot;
 mod stats;

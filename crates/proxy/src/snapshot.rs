@@ -17,6 +17,7 @@ pub struct Snapshot {
     pub routes: RouteTable,
     pub sites: Vec<Site>,
     pub listen: Vec<SocketAddr>,
+    pub metrics_listen: Option<SocketAddr>,
     pub workers: usize,
     pub server: ServerLimits,
 }
@@ -111,6 +112,7 @@ impl Snapshot {
                 routes,
                 sites,
                 listen: config.listen.clone(),
+                metrics_listen: config.metrics.as_ref().map(|m| m.listen),
                 workers,
                 server: ServerLimits {
                     client_header_timeout: Duration::from_millis(server.client_header_timeout_ms),

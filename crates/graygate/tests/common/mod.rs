@@ -18,6 +18,8 @@ use std::time::Duration;
 pub struct Gateway {
     child: Child,
     pub addr: SocketAddr,
+    /// The metrics endpoint, when the config has one.
+    pub metrics: Option<SocketAddr>,
     pub dir: tempfile::TempDir,
 }
 
@@ -50,11 +52,15 @@ impl Gateway {
             .expect("start graygate");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
+        let mut metrics = None;
         let addr = loop {
             match lines.next() {
                 Some(Ok(line)) => {
                     if let Some(addr) = line.strip_prefix("listening on http://") {
                         break addr.parse().expect("address");
+                    }
+                    if let Some(addr) = line.strip_prefix("metrics on http://").and_then(|l| l.strip_suffix("/metrics")) {
+                        metrics = Some(addr.parse().expect("metrics address"));
                     }
                 }
                 _ => panic!("graygate exited before listening"),
@@ -62,7 +68,16 @@ impl Gateway {
         };
         // Keep draining stdout so the process never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Gateway { child, addr, dir }
+        Gateway { child, addr, metrics, dir }
+    }
+
+    /// The value of an unlabelled counter on the metrics endpoint.
+    pub fn metric(&self, name: &str) -> u64 {
+        let text = get(self.metrics.expect("metrics configured"), "/metrics", &[]).text();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in:\n{text}"))
     }
 
     pub fn path(&self) -> &Path {
