@@ -105,7 +105,11 @@ pub(crate) struct IdentityPolicy {
 }
 
 impl IdentityPolicy {
-    pub(crate) fn identify<'a>(&self, request: &RequestView<'a>, fresh: impl FnOnce() -> DeviceId) -> Identity<'a> {
+    pub(crate) fn identify<'a>(
+        &self,
+        request: &RequestView<'a>,
+        fresh: impl FnOnce() -> DeviceId,
+    ) -> Identity<'a> {
         let uid = cookie(request.headers, &self.uid_cookie).filter(|v| valid_uid(v));
         let device = match cookie(request.headers, &self.uuid_cookie) {
             Some(id) if valid_device_id(id) => Device::Cookie(id),
@@ -116,7 +120,9 @@ impl IdentityPolicy {
                         std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
                         std::net::IpAddr::V6(v6) => v6.octets(),
                     };
-                    Device::New(DeviceId::from_hash(xxhash_rust::xxh3::xxh3_128_with_seed(&octets, seed)))
+                    Device::New(DeviceId::from_hash(xxhash_rust::xxh3::xxh3_128_with_seed(
+                        &octets, seed,
+                    )))
                 }
                 _ => Device::New(fresh()),
             },
@@ -127,7 +133,14 @@ impl IdentityPolicy {
     pub(crate) fn set_cookie(&self, id: &DeviceId, now: SystemTime) -> HeaderValue {
         let mut value = String::with_capacity(96 + self.cookie_attributes.len());
         let expires = httpdate::fmt_http_date(now + self.max_age);
-        let _ = write!(value, "{}={}; Path=/; Expires={}{}", self.uuid_cookie, id.as_str(), expires, self.cookie_attributes);
+        let _ = write!(
+            value,
+            "{}={}; Path=/; Expires={}{}",
+            self.uuid_cookie,
+            id.as_str(),
+            expires,
+            self.cookie_attributes
+        );
         // Cookie names and attributes were validated as header-safe when the policy was built.
         HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
@@ -144,7 +157,10 @@ pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
                 && let Some(value) = rest.strip_prefix('=')
             {
                 let value = value.trim_end_matches([' ', '\t']);
-                let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+                let value = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(value);
                 return Some(value);
             }
         }
@@ -155,7 +171,10 @@ pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
 /// Device ids we accept from clients: 1 to 64 characters of `[A-Za-z0-9_-]` (UUIDs, hex
 /// strings, and the ids older gateways issued).
 fn valid_device_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Account ids: 1 to 128 visible ASCII characters.
@@ -169,7 +188,10 @@ mod tests {
 
     fn headers(cookie_header: &str) -> http::HeaderMap {
         let mut h = http::HeaderMap::new();
-        h.insert(http::header::COOKIE, HeaderValue::from_str(cookie_header).unwrap());
+        h.insert(
+            http::header::COOKIE,
+            HeaderValue::from_str(cookie_header).unwrap(),
+        );
         h
     }
 

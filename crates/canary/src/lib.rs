@@ -18,7 +18,7 @@ mod identity;
 mod rules;
 mod version;
 
-pub use identity::{cookie, DeviceId, Identity, Device};
+pub use identity::{Device, DeviceId, Identity, cookie};
 pub use version::AppVersionNumber;
 
 use rules::Rule;
@@ -83,7 +83,10 @@ impl ReleasePolicy {
     /// `percent`, `default` or `fallback`.
     pub fn reason_label(&self, reason: Reason) -> &str {
         match reason {
-            Reason::Rule(i) => self.rules.get(usize::from(i)).map_or("default", |r| &r.label),
+            Reason::Rule(i) => self
+                .rules
+                .get(usize::from(i))
+                .map_or("default", |r| &r.label),
             Reason::Default => "default",
             Reason::Fallback => "fallback",
         }
@@ -91,7 +94,11 @@ impl ReleasePolicy {
 
     /// Who is asking: the account id and the device id from the cookies. `fresh` is called
     /// only for a new device (no usable cookie and no address-derived id configured).
-    pub fn identify<'a>(&self, request: &RequestView<'a>, fresh: impl FnOnce() -> DeviceId) -> Identity<'a> {
+    pub fn identify<'a>(
+        &self,
+        request: &RequestView<'a>,
+        fresh: impl FnOnce() -> DeviceId,
+    ) -> Identity<'a> {
         self.identity.identify(request, fresh)
     }
 
@@ -105,24 +112,46 @@ impl ReleasePolicy {
         let bucket = identity.device_key().map(|key| self.bucket(key));
         for (i, rule) in self.rules.iter().enumerate() {
             if rule.matcher.matches(request, identity, bucket) {
-                return Decision { version: rule.version, reason: Reason::Rule(i as u16) };
+                return Decision {
+                    version: rule.version,
+                    reason: Reason::Rule(i as u16),
+                };
             }
         }
-        Decision { version: self.default, reason: Reason::Default }
+        Decision {
+            version: self.default,
+            reason: Reason::Default,
+        }
     }
 
     /// Every rule in order with whether it matched, then the decision: what `explain` shows.
-    pub fn explain(&self, request: &RequestView<'_>, identity: &Identity<'_>) -> (Vec<(&str, bool)>, Decision) {
+    pub fn explain(
+        &self,
+        request: &RequestView<'_>,
+        identity: &Identity<'_>,
+    ) -> (Vec<(&str, bool)>, Decision) {
         let bucket = identity.device_key().map(|key| self.bucket(key));
         let mut tried = Vec::with_capacity(self.rules.len());
         for (i, rule) in self.rules.iter().enumerate() {
             let matched = rule.matcher.matches(request, identity, bucket);
             tried.push((&*rule.label, matched));
             if matched {
-                return (tried, Decision { version: rule.version, reason: Reason::Rule(i as u16) });
+                return (
+                    tried,
+                    Decision {
+                        version: rule.version,
+                        reason: Reason::Rule(i as u16),
+                    },
+                );
             }
         }
-        (tried, Decision { version: self.default, reason: Reason::Default })
+        (
+            tried,
+            Decision {
+                version: self.default,
+                reason: Reason::Default,
+            },
+        )
     }
 
     /// The device's bucket in `0..10_000`: `xxh3(device id, seed = xxh3(salt)) mod 10000`.

@@ -1,6 +1,6 @@
 //! Rule matchers, compiled: each answers "does this request match?" without allocating.
 
-use crate::identity::{cookie, Identity};
+use crate::identity::{Identity, cookie};
 use crate::version::{self, AppVersionNumber, Bound};
 use crate::{RequestView, VersionId};
 use std::borrow::Cow;
@@ -26,9 +26,15 @@ pub(crate) enum Matcher {
     Header(http::HeaderName, ValueTest),
     Cookie(Box<str>, ValueTest),
     Query(Box<str>, ValueTest),
-    AppVersion { source: VersionSource, bounds: Vec<Bound> },
+    AppVersion {
+        source: VersionSource,
+        bounds: Vec<Bound>,
+    },
     /// Buckets `lo..hi` of 10,000.
-    Percent { lo: u16, hi: u16 },
+    Percent {
+        lo: u16,
+        hi: u16,
+    },
 }
 
 #[derive(Debug)]
@@ -48,7 +54,12 @@ pub(crate) enum VersionSource {
 }
 
 impl Matcher {
-    pub(crate) fn matches(&self, request: &RequestView<'_>, identity: &Identity<'_>, bucket: Option<u16>) -> bool {
+    pub(crate) fn matches(
+        &self,
+        request: &RequestView<'_>,
+        identity: &Identity<'_>,
+        bucket: Option<u16>,
+    ) -> bool {
         match self {
             Matcher::Pin(ids) => identity.uid.is_some_and(|uid| ids.contains(uid)),
             Matcher::Header(name, test) => {
@@ -58,11 +69,13 @@ impl Matcher {
                     _ => values.any(|v| test.matches_value(v.as_bytes())),
                 }
             }
-            Matcher::Cookie(name, test) => test.matches(cookie(request.headers, name).map(str::as_bytes)),
-            Matcher::Query(name, test) => test.matches(query_param(request.query, name).as_deref()),
-            Matcher::AppVersion { source, bounds } => {
-                source.extract(request).is_some_and(|v| bounds.iter().all(|b| b.holds(v)))
+            Matcher::Cookie(name, test) => {
+                test.matches(cookie(request.headers, name).map(str::as_bytes))
             }
+            Matcher::Query(name, test) => test.matches(query_param(request.query, name).as_deref()),
+            Matcher::AppVersion { source, bounds } => source
+                .extract(request)
+                .is_some_and(|v| bounds.iter().all(|b| b.holds(v))),
             Matcher::Percent { lo, hi } => bucket.is_some_and(|b| (*lo..*hi).contains(&b)),
         }
     }
@@ -89,7 +102,8 @@ impl ValueTest {
 
 impl VersionSource {
     fn extract(&self, request: &RequestView<'_>) -> Option<AppVersionNumber> {
-        let text = |name: &http::HeaderName| request.headers.get(name).and_then(|v| v.to_str().ok());
+        let text =
+            |name: &http::HeaderName| request.headers.get(name).and_then(|v| v.to_str().ok());
         match self {
             VersionSource::Header(name) => AppVersionNumber::parse(text(name)?.trim()),
             VersionSource::ProductToken(token) => {
@@ -128,11 +142,23 @@ mod tests {
 
     #[test]
     fn query_params_are_decoded() {
-        assert_eq!(query_param(Some("a=1&gray=on"), "gray").as_deref(), Some(&b"on"[..]));
-        assert_eq!(query_param(Some("g%72ay=o%6E+x"), "gray").as_deref(), Some(&b"on x"[..]));
-        assert_eq!(query_param(Some("flag&x=1"), "flag").as_deref(), Some(&b""[..]));
+        assert_eq!(
+            query_param(Some("a=1&gray=on"), "gray").as_deref(),
+            Some(&b"on"[..])
+        );
+        assert_eq!(
+            query_param(Some("g%72ay=o%6E+x"), "gray").as_deref(),
+            Some(&b"on x"[..])
+        );
+        assert_eq!(
+            query_param(Some("flag&x=1"), "flag").as_deref(),
+            Some(&b""[..])
+        );
         assert_eq!(query_param(Some("x=1"), "gray"), None);
         assert_eq!(query_param(None, "gray"), None);
-        assert_eq!(query_param(Some("bad=%zz%"), "bad").as_deref(), Some(&b"%zz%"[..]));
+        assert_eq!(
+            query_param(Some("bad=%zz%"), "bad").as_deref(),
+            Some(&b"%zz%"[..])
+        );
     }
 }

@@ -25,7 +25,9 @@ impl AppVersionNumber {
             }
             let start = i;
             while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                *part = part.checked_mul(10)?.checked_add(u32::from(bytes[i] - b'0'))?;
+                *part = part
+                    .checked_mul(10)?
+                    .checked_add(u32::from(bytes[i] - b'0'))?;
                 i += 1;
             }
             if i == start {
@@ -115,7 +117,10 @@ mod tests {
     fn product_tokens() {
         let ua = "Mozilla/5.0 (Linux; Android 14) MyApp/7.3.1 (build 42)";
         assert_eq!(from_product_token(ua, "MyApp"), Some(v("7.3.1")));
-        assert_eq!(from_product_token("NotMyApp/9.0 MyApp/1.2", "MyApp"), Some(v("1.2")));
+        assert_eq!(
+            from_product_token("NotMyApp/9.0 MyApp/1.2", "MyApp"),
+            Some(v("1.2"))
+        );
         assert_eq!(from_product_token("MyAppX/1.0", "MyApp"), None);
         assert_eq!(from_product_token("MyApp 1.0", "MyApp"), None);
     }

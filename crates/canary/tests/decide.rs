@@ -1,7 +1,7 @@
 //! The decision engine against its promises: stickiness, monotone percentages, fractions,
 //! rule order, app versions, and malformed input falling back to the default.
 
-use graygate_canary::{Decision, DeviceId, ReleasePolicy, Reason, RequestView};
+use graygate_canary::{Decision, DeviceId, Reason, ReleasePolicy, RequestView};
 use graygate_config::{Document, FieldPath};
 use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
@@ -11,12 +11,16 @@ fn policy(release_yaml: &str) -> ReleasePolicy {
 }
 
 fn try_policy(release_yaml: &str) -> Result<ReleasePolicy, String> {
-    let indented: String = release_yaml.lines().map(|l| format!("      {l}\n")).collect();
+    let indented: String = release_yaml
+        .lines()
+        .map(|l| format!("      {l}\n"))
+        .collect();
     let text = format!("sites:\n  - name: shop\n    hosts: [\"*\"]\n    release:\n{indented}");
     let doc = Document::from_text("t.yaml", text, ".");
     let config = doc.parse().map_err(|e| e.to_string())?;
     let path = FieldPath::root().key("sites").index(0).key("release");
-    ReleasePolicy::build(&config.sites[0].release, "shop", doc.base_dir(), &path).map_err(|e| doc.locate(e).to_string())
+    ReleasePolicy::build(&config.sites[0].release, "shop", doc.base_dir(), &path)
+        .map_err(|e| doc.locate(e).to_string())
 }
 
 const TWO: &str = "default: stable\nversions:\n  stable: {root: a}\n  gray: {root: b}\n";
@@ -24,16 +28,26 @@ const TWO: &str = "default: stable\nversions:\n  stable: {root: a}\n  gray: {roo
 fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     let mut h = HeaderMap::new();
     for (k, v) in pairs {
-        h.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        h.append(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
     }
     h
 }
 
 fn decide_with(p: &ReleasePolicy, h: &HeaderMap, query: Option<&str>) -> (String, String) {
-    let view = RequestView { headers: h, query, client_ip: None };
+    let view = RequestView {
+        headers: h,
+        query,
+        client_ip: None,
+    };
     let id = p.identify(&view, || DeviceId::v4([7; 16]));
     let d = p.decide(&view, &id);
-    (p.version_name(d.version).to_string(), p.reason_label(d.reason).to_string())
+    (
+        p.version_name(d.version).to_string(),
+        p.reason_label(d.reason).to_string(),
+    )
 }
 
 fn decide(p: &ReleasePolicy, h: &[(&str, &str)]) -> (String, String) {
@@ -41,7 +55,10 @@ fn decide(p: &ReleasePolicy, h: &[(&str, &str)]) -> (String, String) {
 }
 
 fn device(i: u64) -> String {
-    format!("{:032x}", u128::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
+    format!(
+        "{:032x}",
+        u128::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+    )
 }
 
 fn in_gray(p: &ReleasePolicy, uuid: &str) -> bool {
@@ -57,11 +74,16 @@ fn no_rules_means_default() {
 #[test]
 fn fraction_within_one_percent_over_100k_devices() {
     for pct in [1.0, 5.0, 20.0, 50.0, 99.5] {
-        let p = policy(&format!("{TWO}rules:\n  - percent: {pct}\n    version: gray\n"));
+        let p = policy(&format!(
+            "{TWO}rules:\n  - percent: {pct}\n    version: gray\n"
+        ));
         let n = 100_000;
         let hits = (0..n).filter(|i| in_gray(&p, &device(*i))).count();
         let got = hits as f64 * 100.0 / n as f64;
-        assert!((got - pct).abs() <= 1.0, "{pct}% configured, {got}% observed");
+        assert!(
+            (got - pct).abs() <= 1.0,
+            "{pct}% configured, {got}% observed"
+        );
     }
 }
 
@@ -86,9 +108,18 @@ fn pin_beats_percent_and_first_match_wins() {
     let p = policy(&format!(
         "{TWO}rules:\n  - pin: {{uids: [1001, \"42\"]}}\n    version: gray\n  - name: all-stable\n    percent: 100\n    version: stable\n  - percent: 0\n    version: gray\n"
     ));
-    assert_eq!(decide(&p, &[("cookie", "uid=1001; uuid=abc")]), ("gray".into(), "pin".into()));
-    assert_eq!(decide(&p, &[("cookie", "uid=42")]), ("gray".into(), "pin".into()));
-    assert_eq!(decide(&p, &[("cookie", "uid=7; uuid=abc")]), ("stable".into(), "rule:all-stable".into()));
+    assert_eq!(
+        decide(&p, &[("cookie", "uid=1001; uuid=abc")]),
+        ("gray".into(), "pin".into())
+    );
+    assert_eq!(
+        decide(&p, &[("cookie", "uid=42")]),
+        ("gray".into(), "pin".into())
+    );
+    assert_eq!(
+        decide(&p, &[("cookie", "uid=7; uuid=abc")]),
+        ("stable".into(), "rule:all-stable".into())
+    );
 }
 
 #[test]
@@ -101,14 +132,19 @@ fn header_cookie_query_matchers() {
     assert_eq!(decide(&p, &[("cookie", "beta=on")]).1, "rule:ck");
     assert_eq!(decide(&p, &[("cookie", "beta=off")]).1, "default");
     assert_eq!(decide_with(&p, &headers(&[]), Some("a=1&gray")).1, "rule:q");
-    assert_eq!(decide_with(&p, &headers(&[]), Some("grayish=1")).1, "default");
+    assert_eq!(
+        decide_with(&p, &headers(&[]), Some("grayish=1")).1,
+        "default"
+    );
     assert_eq!(decide(&p, &[("x-tenant", "t-2")]).1, "rule:re");
     assert_eq!(decide(&p, &[("x-tenant", "t-3")]).1, "default");
 }
 
 #[test]
 fn absent_header_rule() {
-    let p = policy(&format!("{TWO}rules:\n  - name: no-ua\n    header: {{name: user-agent, present: false}}\n    version: gray\n"));
+    let p = policy(&format!(
+        "{TWO}rules:\n  - name: no-ua\n    header: {{name: user-agent, present: false}}\n    version: gray\n"
+    ));
     assert_eq!(decide(&p, &[]).1, "rule:no-ua");
     assert_eq!(decide(&p, &[("user-agent", "x")]).1, "default");
 }
@@ -118,7 +154,16 @@ fn app_version_comparisons() {
     let p = policy(&format!(
         "{TWO}rules:\n  - name: android-new\n    app_version: {{user_agent: MyApp, gte: \"7.3.0\", lt: \"8\"}}\n    version: gray\n  - name: hdr\n    app_version: {{header: X-App-Version, gt: \"7.9.3\"}}\n    version: gray\n"
     ));
-    let ua = |v: &str| decide(&p, &[("user-agent", &format!("Mozilla/5.0 (Linux; Android 14) MyApp/{v} Mobile"))]).1;
+    let ua = |v: &str| {
+        decide(
+            &p,
+            &[(
+                "user-agent",
+                &format!("Mozilla/5.0 (Linux; Android 14) MyApp/{v} Mobile"),
+            )],
+        )
+        .1
+    };
     assert_eq!(ua("7.3.1"), "rule:android-new");
     assert_eq!(ua("7.3.0"), "rule:android-new");
     assert_eq!(ua("7.10.2"), "rule:android-new");
@@ -131,15 +176,26 @@ fn app_version_comparisons() {
 
 #[test]
 fn malformed_identity_falls_back_to_default() {
-    let p = policy(&format!("{TWO}rules:\n  - pin: {{uids: [\"1001\"]}}\n    version: gray\n  - percent: 100\n    version: gray\n"));
+    let p = policy(&format!(
+        "{TWO}rules:\n  - pin: {{uids: [\"1001\"]}}\n    version: gray\n  - percent: 100\n    version: gray\n"
+    ));
     // A malformed device id: no percentage rule can place it.
-    assert_eq!(decide(&p, &[("cookie", "uuid=not a uuid!")]), ("stable".into(), "default".into()));
-    assert_eq!(decide(&p, &[("cookie", &format!("uuid={}", "x".repeat(200)))]).0, "stable");
+    assert_eq!(
+        decide(&p, &[("cookie", "uuid=not a uuid!")]),
+        ("stable".into(), "default".into())
+    );
+    assert_eq!(
+        decide(&p, &[("cookie", &format!("uuid={}", "x".repeat(200)))]).0,
+        "stable"
+    );
     // A malformed uid is no uid.
     assert_eq!(decide(&p, &[("cookie", "uid=; uuid=%%%")]).0, "stable");
     // Cookie headers that are not text are ignored; the new-device id decides.
     let mut h = HeaderMap::new();
-    h.insert(http::header::COOKIE, HeaderValue::from_bytes(b"uuid=\xff\xfe").unwrap());
+    h.insert(
+        http::header::COOKIE,
+        HeaderValue::from_bytes(b"uuid=\xff\xfe").unwrap(),
+    );
     assert_eq!(decide_with(&p, &h, None).0, "gray");
 }
 
@@ -147,7 +203,11 @@ fn malformed_identity_falls_back_to_default() {
 fn new_device_gets_an_id_and_a_cookie() {
     let p = policy(TWO);
     let h = headers(&[]);
-    let view = RequestView { headers: &h, query: None, client_ip: None };
+    let view = RequestView {
+        headers: &h,
+        query: None,
+        client_ip: None,
+    };
     let id = p.identify(&view, || DeviceId::v4([1; 16]));
     let new = id.new_device().expect("new device");
     let cookie = p.device_cookie(new, std::time::UNIX_EPOCH);
@@ -156,7 +216,11 @@ fn new_device_gets_an_id_and_a_cookie() {
         "uuid=01010101-0101-4101-8101-010101010101; Path=/; Expires=Fri, 01 Jan 1971 00:00:00 GMT; Max-Age=31536000; SameSite=Lax"
     );
     let returning = headers(&[("cookie", "uuid=abc")]);
-    let view = RequestView { headers: &returning, query: None, client_ip: None };
+    let view = RequestView {
+        headers: &returning,
+        query: None,
+        client_ip: None,
+    };
     assert!(p.identify(&view, || unreachable!()).new_device().is_none());
 }
 
@@ -166,8 +230,16 @@ fn device_id_from_ip_is_stable_and_salted() {
     let (p, q) = (policy(&yaml("s1")), policy(&yaml("s2")));
     let h = headers(&[]);
     let id = |p: &ReleasePolicy, ip: &str| {
-        let view = RequestView { headers: &h, query: None, client_ip: Some(ip.parse().unwrap()) };
-        p.identify(&view, || unreachable!()).new_device().unwrap().as_str().to_string()
+        let view = RequestView {
+            headers: &h,
+            query: None,
+            client_ip: Some(ip.parse().unwrap()),
+        };
+        p.identify(&view, || unreachable!())
+            .new_device()
+            .unwrap()
+            .as_str()
+            .to_string()
     };
     assert_eq!(id(&p, "10.1.2.3"), id(&p, "10.1.2.3"));
     assert_eq!(id(&p, "10.1.2.3"), id(&p, "::ffff:10.1.2.3"));
@@ -184,7 +256,10 @@ fn buckets_are_stable_across_builds_and_releases() {
     for i in 0..1000 {
         assert_eq!(p.bucket(&device(i)), q.bucket(&device(i)));
     }
-    assert_eq!(p.bucket("0af1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"), EXPECTED_BUCKET);
+    assert_eq!(
+        p.bucket("0af1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"),
+        EXPECTED_BUCKET
+    );
 }
 
 // Cross-checked with the reference xxHash (Python `xxhash`): xxh3_64(id, seed=xxh3_64(b"shop")) % 10000.
@@ -192,39 +267,117 @@ const EXPECTED_BUCKET: u16 = 1038;
 
 #[test]
 fn explain_lists_rules_tried() {
-    let p = policy(&format!("{TWO}rules:\n  - name: hdr\n    header: {{name: x-gray, present: true}}\n    version: gray\n  - percent: 100\n    version: gray\n"));
+    let p = policy(&format!(
+        "{TWO}rules:\n  - name: hdr\n    header: {{name: x-gray, present: true}}\n    version: gray\n  - percent: 100\n    version: gray\n"
+    ));
     let h = headers(&[("cookie", "uuid=abc")]);
-    let view = RequestView { headers: &h, query: None, client_ip: None };
+    let view = RequestView {
+        headers: &h,
+        query: None,
+        client_ip: None,
+    };
     let id = p.identify(&view, || unreachable!());
     let (tried, d) = p.explain(&view, &id);
     assert_eq!(tried, vec![("rule:hdr", false), ("percent", true)]);
-    assert_eq!(d, Decision { version: 0, reason: Reason::Rule(1) });
+    assert_eq!(
+        d,
+        Decision {
+            version: 0,
+            reason: Reason::Rule(1)
+        }
+    );
 }
 
 #[test]
 fn config_errors_name_the_field() {
     let cases: &[(&str, &str)] = &[
-        ("default: nope\nversions:\n  stable: {root: a}\n", "t.yaml:5:16: sites[0].release.default: no version named \"nope\"; the versions are [\"stable\"]"),
-        (&format!("{TWO}rules:\n  - version: gray\n"), "sites[0].release.rules[0]: a rule needs exactly one of pin, header, cookie, query, app_version, percent; found none"),
-        (&format!("{TWO}rules:\n  - {{version: gray, percent: 5, pin: {{uids: [1]}}}}\n"), "found pin and percent"),
-        (&format!("{TWO}rules:\n  - {{version: blue, percent: 5}}\n"), "sites[0].release.rules[0].version: no version named \"blue\""),
-        (&format!("{TWO}rules:\n  - {{version: gray, percent: 101}}\n"), "sites[0].release.rules[0].percent: 101 is not a percentage from 0 to 100 with at most two decimals"),
-        (&format!("{TWO}rules:\n  - {{version: gray, percent: 0.001}}\n"), "0.001 is not a percentage"),
-        (&format!("{TWO}rules:\n  - {{version: gray, percent: 60}}\n  - {{version: stable, percent: 50}}\n"), "sites[0].release.rules: percentages add up to 110%, more than 100%"),
-        (&format!("{TWO}rules:\n  - version: gray\n    header: {{name: x, regex: \"(\"}}\n"), "sites[0].release.rules[0].header.regex: invalid regular expression"),
-        (&format!("{TWO}rules:\n  - version: gray\n    header: {{name: x, equals: a, regex: b}}\n"), "give exactly one of present, equals, one_of, regex"),
-        (&format!("{TWO}rules:\n  - version: gray\n    header: {{name: \"bad name\", present: true}}\n"), "\"bad name\" is not a valid header name"),
-        (&format!("{TWO}rules:\n  - version: gray\n    app_version: {{header: x-v, gte: \"7.x\"}}\n"), "app_version.gte: \"7.x\" is not a version like 7.3.1"),
-        (&format!("{TWO}rules:\n  - version: gray\n    app_version: {{gte: \"7\"}}\n"), "say where the version comes from"),
-        (&format!("{TWO}rules:\n  - version: gray\n    app_version: {{header: x-v}}\n"), "give at least one bound"),
-        (&format!("{TWO}rules:\n  - version: gray\n    pin: {{uids_file: /nonexistent/uids.txt}}\n"), "pin.uids_file: cannot read /nonexistent/uids.txt"),
-        (&format!("{TWO}rules:\n  - {{name: a, version: gray, percent: 1}}\n  - {{name: a, version: gray, percent: 1}}\n"), "rules[1].name: another rule is already named \"a\""),
-        (&format!("{TWO}identity:\n  uid_cookie: \"a b\"\n"), "identity.uid_cookie: \"a b\" is not a valid cookie name"),
-        ("default: \"a b\"\nversions:\n  \"a b\": {root: a}\n", "version names may only use letters"),
+        (
+            "default: nope\nversions:\n  stable: {root: a}\n",
+            "t.yaml:5:16: sites[0].release.default: no version named \"nope\"; the versions are [\"stable\"]",
+        ),
+        (
+            &format!("{TWO}rules:\n  - version: gray\n"),
+            "sites[0].release.rules[0]: a rule needs exactly one of pin, header, cookie, query, app_version, percent; found none",
+        ),
+        (
+            &format!("{TWO}rules:\n  - {{version: gray, percent: 5, pin: {{uids: [1]}}}}\n"),
+            "found pin and percent",
+        ),
+        (
+            &format!("{TWO}rules:\n  - {{version: blue, percent: 5}}\n"),
+            "sites[0].release.rules[0].version: no version named \"blue\"",
+        ),
+        (
+            &format!("{TWO}rules:\n  - {{version: gray, percent: 101}}\n"),
+            "sites[0].release.rules[0].percent: 101 is not a percentage from 0 to 100 with at most two decimals",
+        ),
+        (
+            &format!("{TWO}rules:\n  - {{version: gray, percent: 0.001}}\n"),
+            "0.001 is not a percentage",
+        ),
+        (
+            &format!(
+                "{TWO}rules:\n  - {{version: gray, percent: 60}}\n  - {{version: stable, percent: 50}}\n"
+            ),
+            "sites[0].release.rules: percentages add up to 110%, more than 100%",
+        ),
+        (
+            &format!("{TWO}rules:\n  - version: gray\n    header: {{name: x, regex: \"(\"}}\n"),
+            "sites[0].release.rules[0].header.regex: invalid regular expression",
+        ),
+        (
+            &format!(
+                "{TWO}rules:\n  - version: gray\n    header: {{name: x, equals: a, regex: b}}\n"
+            ),
+            "give exactly one of present, equals, one_of, regex",
+        ),
+        (
+            &format!(
+                "{TWO}rules:\n  - version: gray\n    header: {{name: \"bad name\", present: true}}\n"
+            ),
+            "\"bad name\" is not a valid header name",
+        ),
+        (
+            &format!(
+                "{TWO}rules:\n  - version: gray\n    app_version: {{header: x-v, gte: \"7.x\"}}\n"
+            ),
+            "app_version.gte: \"7.x\" is not a version like 7.3.1",
+        ),
+        (
+            &format!("{TWO}rules:\n  - version: gray\n    app_version: {{gte: \"7\"}}\n"),
+            "say where the version comes from",
+        ),
+        (
+            &format!("{TWO}rules:\n  - version: gray\n    app_version: {{header: x-v}}\n"),
+            "give at least one bound",
+        ),
+        (
+            &format!(
+                "{TWO}rules:\n  - version: gray\n    pin: {{uids_file: /nonexistent/uids.txt}}\n"
+            ),
+            "pin.uids_file: cannot read /nonexistent/uids.txt",
+        ),
+        (
+            &format!(
+                "{TWO}rules:\n  - {{name: a, version: gray, percent: 1}}\n  - {{name: a, version: gray, percent: 1}}\n"
+            ),
+            "rules[1].name: another rule is already named \"a\"",
+        ),
+        (
+            &format!("{TWO}identity:\n  uid_cookie: \"a b\"\n"),
+            "identity.uid_cookie: \"a b\" is not a valid cookie name",
+        ),
+        (
+            "default: \"a b\"\nversions:\n  \"a b\": {root: a}\n",
+            "version names may only use letters",
+        ),
     ];
     for (yaml, want) in cases {
         let err = try_policy(yaml).expect_err(yaml);
-        assert!(err.contains(want), "config:\n{yaml}\nwant: {want}\ngot:  {err}");
+        assert!(
+            err.contains(want),
+            "config:\n{yaml}\nwant: {want}\ngot:  {err}"
+        );
     }
 }
 
@@ -233,9 +386,14 @@ fn large_pin_sets_load() {
     let dir = std::env::temp_dir().join(format!("graygate-pins-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("uids.txt");
-    let ids: String = (0..100_000).map(|i| format!("{}\n", 1_000_000 + i)).collect();
+    let ids: String = (0..100_000)
+        .map(|i| format!("{}\n", 1_000_000 + i))
+        .collect();
     std::fs::write(&file, format!("# testers\n\n{ids}")).unwrap();
-    let p = policy(&format!("{TWO}rules:\n  - pin: {{uids_file: {}}}\n    version: gray\n", file.display()));
+    let p = policy(&format!(
+        "{TWO}rules:\n  - pin: {{uids_file: {}}}\n    version: gray\n",
+        file.display()
+    ));
     assert_eq!(decide(&p, &[("cookie", "uid=1099999")]).1, "pin");
     assert_eq!(decide(&p, &[("cookie", "uid=999999")]).1, "default");
     std::fs::remove_dir_all(&dir).unwrap();

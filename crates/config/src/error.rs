@@ -34,7 +34,10 @@ impl FieldPath {
 
     /// A field error at this path.
     pub fn error(&self, message: impl Into<String>) -> FieldError {
-        FieldError { path: self.clone(), message: message.into() }
+        FieldError {
+            path: self.clone(),
+            message: message.into(),
+        }
     }
 }
 
@@ -50,8 +53,14 @@ impl fmt::Display for FieldPath {
                     if i > 0 {
                         f.write_str(".")?;
                     }
-                    let plain = !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-                    if plain { f.write_str(k)? } else { write!(f, "{k:?}")? }
+                    let plain = !k.is_empty()
+                        && k.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                    if plain {
+                        f.write_str(k)?
+                    } else {
+                        write!(f, "{k:?}")?
+                    }
                 }
             }
         }
@@ -129,12 +138,21 @@ pub(crate) fn plain_message(err: &serde_saphyr::Error) -> String {
     let rest = text
         .strip_prefix("line ")
         .and_then(|r| r.split_once(": "))
-        .filter(|(pos, _)| pos.split(" column ").all(|n| n.trim().bytes().all(|b| b.is_ascii_digit())))
+        .filter(|(pos, _)| {
+            pos.split(" column ")
+                .all(|n| n.trim().bytes().all(|b| b.is_ascii_digit()))
+        })
         .map_or(text, |(_, msg)| msg);
     let rest = rest.lines().next().unwrap_or(rest).trim();
     // Some messages repeat the position at their end.
     match rest.rsplit_once(" at line ") {
-        Some((msg, pos)) if pos.split(", column ").all(|n| n.bytes().all(|b| b.is_ascii_digit())) => msg.to_string(),
+        Some((msg, pos))
+            if pos
+                .split(", column ")
+                .all(|n| n.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            msg.to_string()
+        }
         _ => rest.to_string(),
     }
 }

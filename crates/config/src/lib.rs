@@ -41,12 +41,24 @@ impl Document {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        Ok(Document::from_text(path.display().to_string(), text, base_dir))
+        Ok(Document::from_text(
+            path.display().to_string(),
+            text,
+            base_dir,
+        ))
     }
 
     /// A configuration held in memory; `origin` names it in errors.
-    pub fn from_text(origin: impl Into<String>, text: impl Into<String>, base_dir: impl Into<PathBuf>) -> Document {
-        Document { origin: origin.into(), text: text.into(), base_dir: base_dir.into() }
+    pub fn from_text(
+        origin: impl Into<String>,
+        text: impl Into<String>,
+        base_dir: impl Into<PathBuf>,
+    ) -> Document {
+        Document {
+            origin: origin.into(),
+            text: text.into(),
+            base_dir: base_dir.into(),
+        }
     }
 
     /// The directory relative paths in this document resolve against.
@@ -69,7 +81,9 @@ impl Document {
         match serde_saphyr::from_str::<Config>(&self.text) {
             Ok(config) => Ok(config),
             Err(err) => {
-                let (line, column) = err.location().map_or((0, 0), |l| (l.line() as usize, l.column() as usize));
+                let (line, column) = err
+                    .location()
+                    .map_or((0, 0), |l| (l.line() as usize, l.column() as usize));
                 let index = locate::Index::build(&self.text);
                 let mut path = index.path_at(line, column);
                 let message = error::plain_message(&err);
@@ -80,7 +94,13 @@ impl Document {
                     path.0.pop();
                     (line, column) = index.find(&path);
                 }
-                Err(ConfigErrors::one(ConfigError { origin: self.origin.clone(), line, column, path, message }))
+                Err(ConfigErrors::one(ConfigError {
+                    origin: self.origin.clone(),
+                    line,
+                    column,
+                    path,
+                    message,
+                }))
             }
         }
     }
@@ -93,7 +113,13 @@ impl Document {
                 .into_iter()
                 .map(|e| {
                     let (line, column) = index.find(&e.path);
-                    ConfigError { origin: self.origin.clone(), line, column, path: e.path, message: e.message }
+                    ConfigError {
+                        origin: self.origin.clone(),
+                        line,
+                        column,
+                        path: e.path,
+                        message: e.message,
+                    }
                 })
                 .collect(),
         )

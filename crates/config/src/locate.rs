@@ -18,8 +18,14 @@ struct Node {
 }
 
 enum Frame {
-    Mapping { path: FieldPath, key: Option<(String, (usize, usize))> },
-    Sequence { path: FieldPath, next: usize },
+    Mapping {
+        path: FieldPath,
+        key: Option<(String, (usize, usize))>,
+    },
+    Sequence {
+        path: FieldPath,
+        next: usize,
+    },
 }
 
 impl Index {
@@ -32,11 +38,17 @@ impl Index {
             let at = (span.start.line(), span.start.col() + 1);
             let node_start = matches!(
                 event,
-                Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..) | Event::Alias(..)
+                Event::Scalar(..)
+                    | Event::MappingStart(..)
+                    | Event::SequenceStart(..)
+                    | Event::Alias(..)
             );
             if node_start {
                 // A scalar in key position of a mapping is a key, not a node of its own.
-                if let Some(Frame::Mapping { key: key @ None, .. }) = stack.last_mut() {
+                if let Some(Frame::Mapping {
+                    key: key @ None, ..
+                }) = stack.last_mut()
+                {
                     if let Event::Scalar(value, ..) = &event {
                         *key = Some((value.to_string(), at));
                         continue;
@@ -55,7 +67,11 @@ impl Index {
                         (path.index(*next - 1), None)
                     }
                 };
-                nodes.push(Node { path: path.clone(), key_at, value_at: at });
+                nodes.push(Node {
+                    path: path.clone(),
+                    key_at,
+                    value_at: at,
+                });
                 match event {
                     Event::MappingStart(..) => stack.push(Frame::Mapping { path, key: None }),
                     Event::SequenceStart(..) => stack.push(Frame::Sequence { path, next: 0 }),
@@ -107,23 +123,36 @@ mod tests {
     #[test]
     fn finds_nested_and_missing_paths() {
         let index = Index::build(TEXT);
-        let versions = FieldPath::root().key("sites").index(0).key("release").key("versions");
+        let versions = FieldPath::root()
+            .key("sites")
+            .index(0)
+            .key("release")
+            .key("versions");
         assert_eq!(index.find(&versions.key("1.1.0").key("root")), (5, 25));
         assert_eq!(index.find(&versions.key("2.0.0")), (5, 9));
-        assert_eq!(index.find(&FieldPath::root().key("sites").index(1).key("name")), (6, 11));
+        assert_eq!(
+            index.find(&FieldPath::root().key("sites").index(1).key("name")),
+            (6, 11)
+        );
     }
 
     #[test]
     fn names_the_path_at_a_position() {
         let index = Index::build(TEXT);
         assert_eq!(index.path_at(6, 5).to_string(), "sites[1].name");
-        assert_eq!(index.path_at(5, 9).to_string(), "sites[0].release.versions.\"1.1.0\"");
+        assert_eq!(
+            index.path_at(5, 9).to_string(),
+            "sites[0].release.versions.\"1.1.0\""
+        );
     }
 
     #[test]
     fn key_position_in_a_sequence_of_mappings() {
         let index = Index::build("a:\n  - x: 1\n    y: 2\n");
         assert_eq!(index.path_at(3, 5).to_string(), "a[0].y");
-        assert_eq!(index.find(&FieldPath::root().key("a").index(0).key("y")), (3, 8));
+        assert_eq!(
+            index.find(&FieldPath::root().key("a").index(0).key("y")),
+            (3, 8)
+        );
     }
 }

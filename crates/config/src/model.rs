@@ -183,7 +183,11 @@ pub struct Keepalive {
 
 impl Default for Keepalive {
     fn default() -> Keepalive {
-        Keepalive { max_idle: 64, idle_timeout_ms: 60_000, max_requests: 10_000 }
+        Keepalive {
+            max_idle: 64,
+            idle_timeout_ms: 60_000,
+            max_requests: 10_000,
+        }
     }
 }
 
@@ -202,7 +206,11 @@ pub struct Identity {
 
 impl Default for Identity {
     fn default() -> Identity {
-        Identity { uid_cookie: "uid".into(), uuid_cookie: UuidCookie::default(), device_id_from_ip: None }
+        Identity {
+            uid_cookie: "uid".into(),
+            uuid_cookie: UuidCookie::default(),
+            device_id_from_ip: None,
+        }
     }
 }
 
@@ -224,7 +232,13 @@ pub struct UuidCookie {
 
 impl Default for UuidCookie {
     fn default() -> UuidCookie {
-        UuidCookie { name: "uuid".into(), max_age_s: 365 * 24 * 3600, domain: None, secure: false, http_only: false }
+        UuidCookie {
+            name: "uuid".into(),
+            max_age_s: 365 * 24 * 3600,
+            domain: None,
+            secure: false,
+            http_only: false,
+        }
     }
 }
 

@@ -11,7 +11,9 @@ const MINIMAL: &str = "sites:\n  - name: demo\n    hosts: [\"*\"]\n    release:\
 
 #[test]
 fn minimal_config_parses_with_defaults() {
-    let config = Document::from_text("t.yaml", MINIMAL, ".").parse().expect("parses");
+    let config = Document::from_text("t.yaml", MINIMAL, ".")
+        .parse()
+        .expect("parses");
     assert_eq!(config.listen[0].port(), 8080);
     assert_eq!(config.sites[0].release.identity.uuid_cookie.name, "uuid");
     assert_eq!(config.server.keepalive_timeout_ms, 75_000);
@@ -21,14 +23,22 @@ fn minimal_config_parses_with_defaults() {
 fn unknown_field_names_line_column_and_path() {
     let text = MINIMAL.replace("hosts:", "hostz:");
     let err = parse_err(&text);
-    assert!(err.starts_with("test.yaml:3:5: sites[0].hostz: unknown field `hostz`, expected one of"), "{err}");
+    assert!(
+        err.starts_with("test.yaml:3:5: sites[0].hostz: unknown field `hostz`, expected one of"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_field_inside_a_version() {
     let text = MINIMAL.replace("{root: www}", "{roots: www}");
     let err = parse_err(&text);
-    assert!(err.starts_with("test.yaml:7:19: sites[0].release.versions.\"1.0.0\".roots: unknown field `roots`"), "{err}");
+    assert!(
+        err.starts_with(
+            "test.yaml:7:19: sites[0].release.versions.\"1.0.0\".roots: unknown field `roots`"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -58,19 +68,34 @@ fn yaml_syntax_error() {
 #[test]
 fn duplicate_keys_are_errors() {
     let err = parse_err(&MINIMAL.replace("    hosts:", "    name: again\n    hosts:"));
-    assert!(err.starts_with("test.yaml:3:5:") && err.contains("duplicate"), "{err}");
+    assert!(
+        err.starts_with("test.yaml:3:5:") && err.contains("duplicate"),
+        "{err}"
+    );
 }
 
 #[test]
 fn field_errors_are_located_by_path() {
     let doc = Document::from_text("test.yaml", MINIMAL, ".");
-    let path = FieldPath::root().key("sites").index(0).key("release").key("default");
+    let path = FieldPath::root()
+        .key("sites")
+        .index(0)
+        .key("release")
+        .key("default");
     let errs = doc.locate(vec![path.error("no version named \"1.0.0\"")]);
-    assert_eq!(errs.to_string(), "test.yaml:5:16: sites[0].release.default: no version named \"1.0.0\"");
+    assert_eq!(
+        errs.to_string(),
+        "test.yaml:5:16: sites[0].release.default: no version named \"1.0.0\""
+    );
 }
 
 #[test]
 fn unreadable_file() {
-    let err = Document::read(std::path::Path::new("/nonexistent/graygate.yaml")).expect_err("missing");
-    assert!(err.to_string().starts_with("/nonexistent/graygate.yaml: cannot read the file"), "{err}");
+    let err =
+        Document::read(std::path::Path::new("/nonexistent/graygate.yaml")).expect_err("missing");
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/graygate.yaml: cannot read the file"),
+        "{err}"
+    );
 }

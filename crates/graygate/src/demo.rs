@@ -36,7 +36,6 @@ impl Demo {
     pub fn config_path(&self) -> PathBuf {
         self.dir.join("graygate.yaml")
     }
-
 }
 
 impl Drop for Demo {

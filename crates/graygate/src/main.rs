@@ -46,17 +46,27 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GRAYGATE_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("GRAYGATE_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match cli.command.unwrap_or(Command::Run { config: None, listen: Vec::new(), workers: None }) {
+    match cli.command.unwrap_or(Command::Run {
+        config: None,
+        listen: Vec::new(),
+        workers: None,
+    }) {
         Command::Version => {
             println!("graygate {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
         Command::Check { config } => check(&config),
-        Command::Run { config, listen, workers } => run(config, listen, workers),
+        Command::Run {
+            config,
+            listen,
+            workers,
+        } => run(config, listen, workers),
     }
 }
 
@@ -64,8 +74,17 @@ fn check(path: &std::path::Path) -> ExitCode {
     let loaded = Document::read(path).and_then(|doc| Snapshot::load(&doc));
     match loaded {
         Ok(snapshot) => {
-            let versions: usize = snapshot.sites.iter().map(|s| s.policy.versions().len()).sum();
-            println!("{}: ok ({} sites, {} versions)", path.display(), snapshot.sites.len(), versions);
+            let versions: usize = snapshot
+                .sites
+                .iter()
+                .map(|s| s.policy.versions().len())
+                .sum();
+            println!(
+                "{}: ok ({} sites, {} versions)",
+                path.display(),
+                snapshot.sites.len(),
+                versions
+            );
             ExitCode::SUCCESS
         }
         Err(errors) => {
@@ -103,7 +122,9 @@ fn run(config: Option<PathBuf>, listen: Vec<SocketAddr>, workers: Option<usize>)
         snapshot.workers = n;
     }
     if demo.is_some() {
-        tracing::info!("no --config given: serving the embedded demo (versions 1.0.0 and 1.1.0, 20% and uid 1001 on 1.1.0)");
+        tracing::info!(
+            "no --config given: serving the embedded demo (versions 1.0.0 and 1.1.0, 20% and uid 1001 on 1.1.0)"
+        );
     }
     let workers = snapshot.workers;
     let metrics_listen = snapshot.metrics_listen;
@@ -137,7 +158,11 @@ fn run(config: Option<PathBuf>, listen: Vec<SocketAddr>, workers: Option<usize>)
     });
     let result = server.run(stopped);
     let totals = stats.totals();
-    tracing::info!(requests = totals.requests, fallbacks = totals.fallbacks, "stopped");
+    tracing::info!(
+        requests = totals.requests,
+        fallbacks = totals.fallbacks,
+        "stopped"
+    );
     drop(demo);
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -150,9 +175,16 @@ fn run(config: Option<PathBuf>, listen: Vec<SocketAddr>, workers: Option<usize>)
 
 /// Blocks until SIGINT or SIGTERM.
 fn wait_for_signal() {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
     runtime.block_on(async {
-        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
             let _ = tokio::signal::ctrl_c().await;
             return;
         };

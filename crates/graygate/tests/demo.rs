@@ -11,10 +11,19 @@ fn demo_serves_both_versions_by_rule() {
     // A new device: a page naming its version, a uuid cookie with Path and Expires, same response.
     let first = get(gw.addr, "/", &[]);
     assert_eq!(first.status, 200);
-    let version = first.header("x-graygate-version").expect("version header").to_string();
+    let version = first
+        .header("x-graygate-version")
+        .expect("version header")
+        .to_string();
     assert!(version == "1.0.0" || version == "1.1.0");
-    assert!(first.text().contains(&format!("<span id=\"version\">{version}</span>")));
-    let cookie = first.header("set-cookie").expect("a new device gets a cookie");
+    assert!(
+        first
+            .text()
+            .contains(&format!("<span id=\"version\">{version}</span>"))
+    );
+    let cookie = first
+        .header("set-cookie")
+        .expect("a new device gets a cookie");
     assert!(cookie.starts_with("uuid="), "{cookie}");
     assert!(cookie.contains("; Path=/"), "{cookie}");
     assert!(cookie.contains("; Expires="), "{cookie}");
@@ -58,7 +67,10 @@ fn demo_sends_a_fifth_of_new_devices_to_the_new_version() {
     }
     let share = f64::from(gray) * 100.0 / f64::from(n);
     // 3000 draws at p=0.2: standard deviation 0.73 points; 3 points is over 4 sigma.
-    assert!((share - 20.0).abs() < 3.0, "{share}% of new devices on 1.1.0");
+    assert!(
+        (share - 20.0).abs() < 3.0,
+        "{share}% of new devices on 1.1.0"
+    );
 }
 
 #[test]

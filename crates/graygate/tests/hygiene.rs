@@ -15,8 +15,16 @@ fn gateway(origin: &Origin) -> Gateway {
 fn refused_requests_never_reach_the_origin() {
     let origin = Origin::start("origin");
     let gw = gateway(&origin);
-    let big_header = format!("GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n", "b".repeat(40 * 1024));
-    let many_headers = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", (0..150).map(|i| format!("X-H{i}: v\r\n")).collect::<String>());
+    let big_header = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(40 * 1024)
+    );
+    let many_headers = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\n{}\r\n",
+        (0..150)
+            .map(|i| format!("X-H{i}: v\r\n"))
+            .collect::<String>()
+    );
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
         ("no Host in HTTP/1.1", b"GET / HTTP/1.1\r\n\r\n".to_vec(), 400),
         ("two Hosts", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(), 400),
@@ -38,9 +46,14 @@ fn refused_requests_never_reach_the_origin() {
     for (name, bytes, want) in &cases {
         let mut c = Client::connect(gw.addr);
         c.send_raw(bytes);
-        let reply = c.read_reply(false).unwrap_or_else(|| panic!("{name}: no response"));
+        let reply = c
+            .read_reply(false)
+            .unwrap_or_else(|| panic!("{name}: no response"));
         assert_eq!(reply.status, *want, "{name}");
-        assert!(c.is_closed(), "{name}: connection must close after a refused request");
+        assert!(
+            c.is_closed(),
+            "{name}: connection must close after a refused request"
+        );
     }
     assert_eq!(origin.requests(), 0, "a refused request reached the origin");
 }
@@ -53,7 +66,10 @@ fn a_smuggled_request_behind_conflicting_framing_is_not_forwarded() {
     // Read by Content-Length, the body is "0\r\n\r\nGET /admin ..."; by chunks, it ends at "0".
     c.send_raw(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 44\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(c.read_reply(false).expect("reply").status, 400);
-    assert!(c.read_reply(false).is_none(), "no second response on this connection");
+    assert!(
+        c.read_reply(false).is_none(),
+        "no second response on this connection"
+    );
     assert_eq!(origin.requests(), 0);
 }
 
@@ -65,7 +81,10 @@ fn clean_requests_on_the_same_connection_still_flow() {
     // Pipelined: a chunked POST whose body mentions framing headers, then a GET.
     c.send_raw(b"POST /echo HTTP/1.1\r\nHost: a\r\nCookie: uuid=x\r\nTransfer-Encoding: chunked\r\n\r\n1f\r\nContent-Length: 5\r\nHost: evil\r\n\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nCookie: uuid=x\r\n\r\n");
     let first = c.read_reply(false).expect("first");
-    assert_eq!((first.status, first.text().as_str()), (200, "Content-Length: 5\r\nHost: evil\r\n"));
+    assert_eq!(
+        (first.status, first.text().as_str()),
+        (200, "Content-Length: 5\r\nHost: evil\r\n")
+    );
     let second = c.read_reply(false).expect("second");
     assert_eq!((second.status, second.text().as_str()), (200, "origin"));
     assert_eq!(origin.requests(), 2);

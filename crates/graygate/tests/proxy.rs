@@ -38,11 +38,18 @@ fn upstream_connections_are_kept_alive_and_reused() {
         assert_eq!(reply.text(), "stable");
     }
     for _ in 0..100 {
-        assert_eq!(get(gw.addr, "/", &["Cookie: uuid=returning-device"]).text(), "stable");
+        assert_eq!(
+            get(gw.addr, "/", &["Cookie: uuid=returning-device"]).text(),
+            "stable"
+        );
     }
     assert_eq!(stable.requests(), 400);
     // Two workers: at most one idle connection each is ever needed for sequential requests.
-    assert!(stable.connections() <= 2, "{} origin connections for 400 requests", stable.connections());
+    assert!(
+        stable.connections() <= 2,
+        "{} origin connections for 400 requests",
+        stable.connections()
+    );
     assert_eq!(gray.requests(), 0);
 }
 
@@ -54,12 +61,24 @@ fn rules_choose_the_upstream_and_new_devices_get_a_cookie() {
     assert_eq!(new.text(), "stable");
     assert_eq!(new.header("x-origin"), Some("stable"));
     let cookie = new.header("set-cookie").expect("cookie for a new device");
-    assert!(cookie.contains("; Path=/; Expires=") && cookie.contains("GMT"), "{cookie}");
+    assert!(
+        cookie.contains("; Path=/; Expires=") && cookie.contains("GMT"),
+        "{cookie}"
+    );
     let pinned = get(gw.addr, "/", &["Cookie: uid=1001; uuid=abc"]);
-    assert_eq!((pinned.text().as_str(), pinned.header("x-graygate-reason")), ("gray", Some("pin")));
+    assert_eq!(
+        (pinned.text().as_str(), pinned.header("x-graygate-reason")),
+        ("gray", Some("pin"))
+    );
     assert!(pinned.header("set-cookie").is_none());
     let by_header = get(gw.addr, "/", &["Cookie: uuid=abc", "X-Gray: 1"]);
-    assert_eq!((by_header.text().as_str(), by_header.header("x-graygate-reason")), ("gray", Some("rule:gray-header")));
+    assert_eq!(
+        (
+            by_header.text().as_str(),
+            by_header.header("x-graygate-reason")
+        ),
+        ("gray", Some("rule:gray-header"))
+    );
 }
 
 #[test]
@@ -69,12 +88,22 @@ fn forwarded_headers_and_hop_by_hop_fields() {
     let reply = get(
         gw.addr,
         "/headers?q=1",
-        &["Cookie: uuid=abc", "X-Forwarded-For: 198.51.100.7", "Connection: keep-alive, X-Private", "X-Private: secret", "Keep-Alive: timeout=9", "X-App: kept"],
+        &[
+            "Cookie: uuid=abc",
+            "X-Forwarded-For: 198.51.100.7",
+            "Connection: keep-alive, X-Private",
+            "X-Private: secret",
+            "Keep-Alive: timeout=9",
+            "X-App: kept",
+        ],
     );
     let seen = reply.text();
     assert!(seen.starts_with("GET /headers?q=1\n"), "{seen}");
     assert!(seen.contains("host: test.local\n"), "{seen}");
-    assert!(seen.contains("x-forwarded-for: 198.51.100.7, 127.0.0.1\n"), "{seen}");
+    assert!(
+        seen.contains("x-forwarded-for: 198.51.100.7, 127.0.0.1\n"),
+        "{seen}"
+    );
     assert!(seen.contains("x-forwarded-proto: http\n"), "{seen}");
     assert!(seen.contains("x-real-ip: 127.0.0.1\n"), "{seen}");
     assert!(seen.contains("x-app: kept\n"), "{seen}");
@@ -89,7 +118,9 @@ fn bodies_stream_both_ways() {
     let gw = Gateway::start(&two_upstreams(&stable, gray.addr, ""));
     // Upload 8 MiB chunked, in pieces, and get it echoed back.
     let mut client = Client::connect(gw.addr);
-    client.send_raw(b"POST /echo HTTP/1.1\r\nHost: a\r\nCookie: uuid=abc\r\nTransfer-Encoding: chunked\r\n\r\n");
+    client.send_raw(
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nCookie: uuid=abc\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
     let piece = vec![b'y'; 64 * 1024];
     for _ in 0..128 {
         client.send_raw(format!("{:x}\r\n", piece.len()).as_bytes());
@@ -109,7 +140,10 @@ fn bodies_stream_both_ways() {
 #[test]
 fn a_down_gray_upstream_falls_back_to_the_default_version() {
     let stable = Origin::start("stable");
-    let gw = Gateway::start(&format!("metrics: {{listen: \"127.0.0.1:0\"}}\n{}", two_upstreams(&stable, closed_port(), "")));
+    let gw = Gateway::start(&format!(
+        "metrics: {{listen: \"127.0.0.1:0\"}}\n{}",
+        two_upstreams(&stable, closed_port(), "")
+    ));
     assert_eq!(gw.metric("graygate_release_fallbacks_total"), 0);
     for method in ["GET", "POST"] {
         let mut c = Client::connect(gw.addr);
@@ -126,7 +160,10 @@ fn a_down_gray_upstream_falls_back_to_the_default_version() {
 
 #[test]
 fn a_down_default_upstream_is_a_bare_502() {
-    let gw = Gateway::start(&two_upstreams(&Origin::start("unused"), closed_port(), "").replace("default: stable", "default: gray"));
+    let gw = Gateway::start(
+        &two_upstreams(&Origin::start("unused"), closed_port(), "")
+            .replace("default: stable", "default: gray"),
+    );
     let reply = get(gw.addr, "/", &["Cookie: uuid=abc"]);
     assert_eq!(reply.status, 502);
     assert_eq!(reply.text(), "502 Bad Gateway\n");
@@ -135,7 +172,11 @@ fn a_down_default_upstream_is_a_bare_502() {
 #[test]
 fn a_slow_upstream_times_out_with_504() {
     let (stable, gray) = (Origin::start("stable"), Origin::start("gray"));
-    let gw = Gateway::start(&two_upstreams(&stable, gray.addr, ", response_timeout_ms: 300"));
+    let gw = Gateway::start(&two_upstreams(
+        &stable,
+        gray.addr,
+        ", response_timeout_ms: 300",
+    ));
     let started = std::time::Instant::now();
     let reply = get(gw.addr, "/slow", &["Cookie: uuid=abc"]);
     assert_eq!(reply.status, 504);
@@ -148,7 +189,8 @@ fn a_slow_upstream_times_out_with_504() {
 #[test]
 fn slow_clients_are_cut_off_at_the_header_timeout() {
     let stable = Origin::start("stable");
-    let config = two_upstreams(&stable, closed_port(), "") + "server:\n  client_header_timeout_ms: 300\n";
+    let config =
+        two_upstreams(&stable, closed_port(), "") + "server:\n  client_header_timeout_ms: 300\n";
     let gw = Gateway::start(&config);
     let mut c = Client::connect(gw.addr);
     c.send_raw(b"GET / HTTP/1.1\r\nHost: a\r\n");
@@ -169,10 +211,23 @@ fn keepalive_requests_limit_closes_the_connection() {
     let gw = Gateway::start(&config);
     let mut c = Client::connect(gw.addr);
     c.send_raw(b"GET / HTTP/1.1\r\nHost: a\r\nCookie: uuid=a\r\n\r\n");
-    assert!(c.read_reply(false).expect("1").header("connection").is_none());
+    assert!(
+        c.read_reply(false)
+            .expect("1")
+            .header("connection")
+            .is_none()
+    );
     c.send_raw(b"GET / HTTP/1.1\r\nHost: a\r\nCookie: uuid=a\r\n\r\n");
-    assert!(c.read_reply(false).expect("2").header("connection").is_none());
+    assert!(
+        c.read_reply(false)
+            .expect("2")
+            .header("connection")
+            .is_none()
+    );
     c.send_raw(b"GET / HTTP/1.1\r\nHost: a\r\nCookie: uuid=a\r\n\r\n");
-    assert_eq!(c.read_reply(false).expect("3").header("connection"), Some("close"));
+    assert_eq!(
+        c.read_reply(false).expect("3").header("connection"),
+        Some("close")
+    );
     assert!(c.is_closed());
 }

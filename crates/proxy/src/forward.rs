@@ -36,7 +36,12 @@ impl ClientValues {
 }
 
 /// Rewrites a client request's headers for the upstream server at `server`.
-pub fn request_headers(headers: &mut HeaderMap, client: SocketAddr, upstream: &Upstream, server: SocketAddr) -> ClientValues {
+pub fn request_headers(
+    headers: &mut HeaderMap,
+    client: SocketAddr,
+    upstream: &Upstream,
+    server: SocketAddr,
+) -> ClientValues {
     remove_hop_by_hop(headers);
     let saved = ClientValues {
         host: headers.get(header::HOST).cloned(),
@@ -45,7 +50,11 @@ pub fn request_headers(headers: &mut HeaderMap, client: SocketAddr, upstream: &U
     // nginx's $proxy_add_x_forwarded_for: what the client sent, then the client's address.
     let client_ip = client.ip().to_canonical();
     let forwarded = {
-        let mut values = headers.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).peekable();
+        let mut values = headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .peekable();
         if values.peek().is_some() {
             let mut joined = values.collect::<Vec<_>>().join(", ");
             joined.push_str(", ");
@@ -55,8 +64,12 @@ pub fn request_headers(headers: &mut HeaderMap, client: SocketAddr, upstream: &U
             None
         }
     };
-    let ip_value = HeaderValue::from_str(&client_ip.to_string()).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
-    headers.insert(X_FORWARDED_FOR, forwarded.unwrap_or_else(|| ip_value.clone()));
+    let ip_value = HeaderValue::from_str(&client_ip.to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+    headers.insert(
+        X_FORWARDED_FOR,
+        forwarded.unwrap_or_else(|| ip_value.clone()),
+    );
     headers.insert(X_REAL_IP, ip_value);
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     match (upstream.pass_host, &upstream.upstream_host) {
@@ -144,7 +157,10 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }
@@ -164,8 +180,20 @@ mod tests {
             ("proxy-connection", "keep-alive"),
             ("x-kept", "yes"),
         ]);
-        request_headers(&mut h, CLIENT.parse().unwrap(), &upstream("pass"), SERVER.parse().unwrap());
-        for gone in ["connection", "x-secret", "keep-alive", "te", "upgrade", "proxy-connection"] {
+        request_headers(
+            &mut h,
+            CLIENT.parse().unwrap(),
+            &upstream("pass"),
+            SERVER.parse().unwrap(),
+        );
+        for gone in [
+            "connection",
+            "x-secret",
+            "keep-alive",
+            "te",
+            "upgrade",
+            "proxy-connection",
+        ] {
             assert!(!h.contains_key(gone), "{gone} forwarded");
         }
         assert_eq!(h["x-kept"], "yes");
@@ -174,30 +202,67 @@ mod tests {
 
     #[test]
     fn forwarded_headers_like_nginx() {
-        let mut h = headers(&[("host", "a.com"), ("x-forwarded-for", "198.51.100.1"), ("x-forwarded-for", "10.0.0.1"), ("x-forwarded-proto", "https")]);
-        let saved = request_headers(&mut h, CLIENT.parse().unwrap(), &upstream("pass"), SERVER.parse().unwrap());
+        let mut h = headers(&[
+            ("host", "a.com"),
+            ("x-forwarded-for", "198.51.100.1"),
+            ("x-forwarded-for", "10.0.0.1"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        let saved = request_headers(
+            &mut h,
+            CLIENT.parse().unwrap(),
+            &upstream("pass"),
+            SERVER.parse().unwrap(),
+        );
         assert_eq!(h["x-forwarded-for"], "198.51.100.1, 10.0.0.1, 203.0.113.9");
         let mut again = h.clone();
         saved.restore(&mut again);
-        request_headers(&mut again, CLIENT.parse().unwrap(), &upstream("node"), SERVER.parse().unwrap());
-        assert_eq!(again["x-forwarded-for"], "198.51.100.1, 10.0.0.1, 203.0.113.9");
+        request_headers(
+            &mut again,
+            CLIENT.parse().unwrap(),
+            &upstream("node"),
+            SERVER.parse().unwrap(),
+        );
+        assert_eq!(
+            again["x-forwarded-for"],
+            "198.51.100.1, 10.0.0.1, 203.0.113.9"
+        );
         assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
         assert_eq!(h["x-real-ip"], "203.0.113.9");
         assert_eq!(h["x-forwarded-proto"], "http");
         let mut h = headers(&[("host", "a.com")]);
-        request_headers(&mut h, "[::ffff:10.1.1.1]:1".parse().unwrap(), &upstream("pass"), SERVER.parse().unwrap());
+        request_headers(
+            &mut h,
+            "[::ffff:10.1.1.1]:1".parse().unwrap(),
+            &upstream("pass"),
+            SERVER.parse().unwrap(),
+        );
         assert_eq!(h["x-forwarded-for"], "10.1.1.1");
     }
 
     #[test]
     fn host_pass_node_rewrite() {
-        for (mode, want) in [("pass", "a.com"), ("node", SERVER), ("rewrite", "internal.svc")] {
+        for (mode, want) in [
+            ("pass", "a.com"),
+            ("node", SERVER),
+            ("rewrite", "internal.svc"),
+        ] {
             let mut h = headers(&[("host", "a.com")]);
-            request_headers(&mut h, CLIENT.parse().unwrap(), &upstream(mode), SERVER.parse().unwrap());
+            request_headers(
+                &mut h,
+                CLIENT.parse().unwrap(),
+                &upstream(mode),
+                SERVER.parse().unwrap(),
+            );
             assert_eq!(h["host"], want, "{mode}");
         }
         let mut h = headers(&[]);
-        request_headers(&mut h, CLIENT.parse().unwrap(), &upstream("pass"), SERVER.parse().unwrap());
+        request_headers(
+            &mut h,
+            CLIENT.parse().unwrap(),
+            &upstream("pass"),
+            SERVER.parse().unwrap(),
+        );
         assert_eq!(h["host"], SERVER);
     }
 }

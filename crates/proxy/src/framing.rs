@@ -34,7 +34,10 @@ pub struct Verdicts {
 impl Verdicts {
     /// The verdict for the next request on the connection.
     pub fn next(&self) -> Verdict {
-        self.queue.borrow_mut().pop_front().unwrap_or(Verdict::Clean)
+        self.queue
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or(Verdict::Clean)
     }
 }
 
@@ -48,12 +51,23 @@ pub struct Watched<T> {
 impl<T> Watched<T> {
     pub fn new(inner: T, max_line: usize) -> (Watched<T>, Rc<Verdicts>) {
         let verdicts = Rc::new(Verdicts::default());
-        (Watched { inner, tracker: Tracker::new(max_line), verdicts: verdicts.clone() }, verdicts)
+        (
+            Watched {
+                inner,
+                tracker: Tracker::new(max_line),
+                verdicts: verdicts.clone(),
+            },
+            verdicts,
+        )
     }
 }
 
 impl<T: Read + Unpin> Read for Watched<T> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, mut buf: ReadBufCursor<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         // Read into a stack buffer first so the new bytes can be inspected, then hand them on.
         let mut local = [std::mem::MaybeUninit::<u8>::uninit(); 16 * 1024];
@@ -74,7 +88,11 @@ impl<T: Read + Unpin> Read for Watched<T> {
 }
 
 impl<T: Write + Unpin> Write for Watched<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 
@@ -90,7 +108,11 @@ impl<T: Write + Unpin> Write for Watched<T> {
         self.inner.is_write_vectored()
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
     }
 }
@@ -107,7 +129,9 @@ pub struct Tracker {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Reading head lines; `first` until the request line is done.
-    Head { first: bool },
+    Head {
+        first: bool,
+    },
     /// A body of known length.
     Body(u64),
     ChunkSize,
@@ -129,7 +153,12 @@ struct Head {
 
 impl Tracker {
     pub fn new(max_line: usize) -> Tracker {
-        Tracker { state: State::Head { first: true }, line: Vec::new(), max_line, head: Head::default() }
+        Tracker {
+            state: State::Head { first: true },
+            line: Vec::new(),
+            max_line,
+            head: Head::default(),
+        }
     }
 
     /// Consumes bytes; returns a verdict for each request head completed in them.
@@ -142,18 +171,30 @@ impl Tracker {
                 State::Body(n) => {
                     let take = n.min(bytes.len() as u64);
                     bytes = &bytes[take as usize..];
-                    self.state = if take == n { State::Head { first: true } } else { State::Body(n - take) };
+                    self.state = if take == n {
+                        State::Head { first: true }
+                    } else {
+                        State::Body(n - take)
+                    };
                 }
                 State::ChunkData(n) => {
                     let take = n.min(bytes.len() as u64);
                     bytes = &bytes[take as usize..];
-                    self.state = if take == n { State::ChunkEnd(2) } else { State::ChunkData(n - take) };
+                    self.state = if take == n {
+                        State::ChunkEnd(2)
+                    } else {
+                        State::ChunkData(n - take)
+                    };
                 }
                 State::ChunkEnd(left) => {
                     let take = usize::from(left).min(bytes.len());
                     bytes = &bytes[take..];
                     let left = left - take as u8;
-                    self.state = if left == 0 { State::ChunkSize } else { State::ChunkEnd(left) };
+                    self.state = if left == 0 {
+                        State::ChunkSize
+                    } else {
+                        State::ChunkEnd(left)
+                    };
                 }
                 State::Head { .. } | State::ChunkSize | State::Trailers => {
                     let Some(end) = bytes.iter().position(|b| *b == b'\n') else {
@@ -200,7 +241,11 @@ impl Tracker {
                     self.state = State::Lost;
                     return Some(Verdict::Conflicting);
                 }
-                let verdict = if self.head.both { Verdict::Conflicting } else { Verdict::Clean };
+                let verdict = if self.head.both {
+                    Verdict::Conflicting
+                } else {
+                    Verdict::Clean
+                };
                 self.state = if self.head.chunked {
                     State::ChunkSize
                 } else {
@@ -212,7 +257,7 @@ impl Tracker {
                 Some(verdict)
             }
             State::Head { first: false } => {
-                let Some(colon) = line.iter().position(|b| *b == b':') else { return None };
+                let colon = line.iter().position(|b| *b == b':')?;
                 let (name, value) = (&line[..colon], trim(&line[colon + 1..]));
                 if name.eq_ignore_ascii_case(b"content-length") {
                     if self.head.chunked {
@@ -222,7 +267,10 @@ impl Tracker {
                     let mut values = value.split(|b| *b == b',').map(|v| parse_decimal(trim(v)));
                     let first = values.next().flatten();
                     match first {
-                        Some(n) if values.all(|v| v == Some(n)) && self.head.content_length.is_none_or(|m| m == n) => {
+                        Some(n)
+                            if values.all(|v| v == Some(n))
+                                && self.head.content_length.is_none_or(|m| m == n) =>
+                        {
                             self.head.content_length = Some(n)
                         }
                         _ => self.head.unreadable_length = true,
@@ -236,8 +284,15 @@ impl Tracker {
                 None
             }
             State::ChunkSize => {
-                let digits = line.split(|b| *b == b';').next().map(trim).unwrap_or_default();
-                match std::str::from_utf8(digits).ok().and_then(|d| u64::from_str_radix(d, 16).ok()) {
+                let digits = line
+                    .split(|b| *b == b';')
+                    .next()
+                    .map(trim)
+                    .unwrap_or_default();
+                match std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|d| u64::from_str_radix(d, 16).ok())
+                {
                     Some(0) => self.state = State::Trailers,
                     Some(n) => self.state = State::ChunkData(n),
                     None => self.state = State::Lost,
@@ -267,8 +322,14 @@ fn trim_cr(line: &[u8]) -> &[u8] {
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &bytes[start..end]
 }
 
@@ -291,7 +352,11 @@ mod tests {
 GET /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n\
 GET /c HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
         for split in [1, 2, 3, 7, 64, stream.len()] {
-            assert_eq!(verdicts(stream, split), vec![Verdict::Clean; 3], "split {split}");
+            assert_eq!(
+                verdicts(stream, split),
+                vec![Verdict::Clean; 3],
+                "split {split}"
+            );
         }
     }
 
@@ -305,7 +370,8 @@ GET /c HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
 
     #[test]
     fn garbage_loses_track_for_good() {
-        let stream = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nGET / HTTP/1.1\r\n\r\n";
+        let stream =
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nGET / HTTP/1.1\r\n\r\n";
         assert_eq!(verdicts(stream, 100), vec![Verdict::Clean]);
         let stream = b"POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n";
         assert_eq!(verdicts(stream, 100), vec![Verdict::Conflicting]);

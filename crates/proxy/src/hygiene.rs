@@ -37,7 +37,9 @@ pub fn check<B>(request: &Request<B>) -> Result<(), StatusCode> {
 fn valid_host(value: &[u8]) -> bool {
     !value.is_empty()
         && value.len() <= 255
-        && value.iter().all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(b))
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(b))
         && !value.starts_with(b".")
         && !value.windows(2).any(|w| w == b"..")
 }
@@ -57,11 +59,23 @@ mod tests {
     #[test]
     fn host_rules() {
         assert_eq!(check(&req(Version::HTTP_11, &["a.com"])), Ok(()));
-        assert_eq!(check(&req(Version::HTTP_11, &[])), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(
+            check(&req(Version::HTTP_11, &[])),
+            Err(StatusCode::BAD_REQUEST)
+        );
         assert_eq!(check(&req(Version::HTTP_10, &[])), Ok(()));
-        assert_eq!(check(&req(Version::HTTP_11, &["a.com", "b.com"])), Err(StatusCode::BAD_REQUEST));
-        assert_eq!(check(&req(Version::HTTP_11, &["a b"])), Err(StatusCode::BAD_REQUEST));
-        assert_eq!(check(&req(Version::HTTP_11, &["../etc"])), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(
+            check(&req(Version::HTTP_11, &["a.com", "b.com"])),
+            Err(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            check(&req(Version::HTTP_11, &["a b"])),
+            Err(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            check(&req(Version::HTTP_11, &["../etc"])),
+            Err(StatusCode::BAD_REQUEST)
+        );
         assert_eq!(check(&req(Version::HTTP_11, &["[::1]:8080"])), Ok(()));
     }
 }

@@ -13,43 +13,76 @@ use std::net::SocketAddr;
 use tokio::sync::watch;
 
 /// Binds `addr` and serves metrics until `shutdown` turns true. Returns the bound address.
-pub fn spawn(addr: SocketAddr, stats: Stats, mut shutdown: watch::Receiver<bool>) -> io::Result<SocketAddr> {
-    let listener = std::net::TcpListener::bind(addr).map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr} for metrics: {e}")))?;
+pub fn spawn(
+    addr: SocketAddr,
+    stats: Stats,
+    mut shutdown: watch::Receiver<bool>,
+) -> io::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot listen on {addr} for metrics: {e}"),
+        )
+    })?;
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
-    std::thread::Builder::new().name("graygate-metrics".into()).spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-        runtime.block_on(async move {
-            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-            loop {
-                let stream = tokio::select! {
-                    accepted = listener.accept() => match accepted {
-                        Ok((stream, _)) => stream,
-                        Err(_) => continue,
-                    },
-                    _ = shutdown.wait_for(|stop| *stop) => return,
+    std::thread::Builder::new()
+        .name("graygate-metrics".into())
+        .spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
                 };
-                let stats = stats.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                        let stats = stats.clone();
-                        async move { Ok::<_, Infallible>(answer(&stats, request.method(), request.uri().path())) }
+                loop {
+                    let stream = tokio::select! {
+                        accepted = listener.accept() => match accepted {
+                            Ok((stream, _)) => stream,
+                            Err(_) => continue,
+                        },
+                        _ = shutdown.wait_for(|stop| *stop) => return,
+                    };
+                    let stats = stats.clone();
+                    tokio::spawn(async move {
+                        let service =
+                            service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                                let stats = stats.clone();
+                                async move {
+                                    Ok::<_, Infallible>(answer(
+                                        &stats,
+                                        request.method(),
+                                        request.uri().path(),
+                                    ))
+                                }
+                            });
+                        let _ = http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
                     });
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                });
-            }
-        });
-    })?;
+                }
+            });
+        })?;
     Ok(local)
 }
 
 fn answer(stats: &Stats, method: &Method, path: &str) -> Response<http_body_util::Full<Bytes>> {
     let (status, body) = match (method, path) {
         (&Method::GET, "/metrics") => (StatusCode::OK, Bytes::from(stats.render())),
-        _ => (StatusCode::NOT_FOUND, Bytes::from_static(b"404 Not Found\n")),
+        _ => (
+            StatusCode::NOT_FOUND,
+            Bytes::from_static(b"404 Not Found\n"),
+        ),
     };
     let mut response = Response::new(http_body_util::Full::new(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
     response
 }

@@ -15,18 +15,21 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::rc::Rc;
-use std::sync::Arc;
 
 const X_GRAYGATE_VERSION: HeaderName = HeaderName::from_static("x-graygate-version");
 const X_GRAYGATE_REASON: HeaderName = HeaderName::from_static("x-graygate-reason");
 
 /// The service hyper calls for each request on a connection.
-pub(crate) async fn handle(worker: Rc<Worker>, conn: Rc<Conn>, request: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+pub(crate) async fn handle(
+    worker: Rc<Worker>,
+    conn: Rc<Conn>,
+    request: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
     WorkerStats::add(&worker.stats.requests);
     let snapshot = worker.snapshot();
     let last_on_connection = conn.begin_request() >= snapshot.server.keepalive_requests;
     let framing = conn.framing.next();
-    let checked = hygiene::check(&request).and_then(|()| match framing {
+    let checked = hygiene::check(&request).and(match framing {
         Verdict::Clean => Ok(()),
         Verdict::Conflicting => Err(StatusCode::BAD_REQUEST),
     });
@@ -36,32 +39,52 @@ pub(crate) async fn handle(worker: Rc<Worker>, conn: Rc<Conn>, request: Request<
             WorkerStats::add(&worker.stats.rejected);
             // The connection's framing is suspect after a refused request: close it.
             let mut r = status_response(status);
-            r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
             r
         }
     };
     if last_on_connection {
-        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     conn.end_request();
     Ok(response)
 }
 
-async fn route_and_serve(worker: &Rc<Worker>, conn: &Conn, snapshot: &Arc<Snapshot>, request: Request<Incoming>) -> Response<ProxyBody> {
+async fn route_and_serve(
+    worker: &Rc<Worker>,
+    conn: &Conn,
+    snapshot: &Snapshot,
+    request: Request<Incoming>,
+) -> Response<ProxyBody> {
     // Absolute-form targets name the host themselves (RFC 9112 §3.2.2).
     let host = match request.uri().host() {
         Some(host) => host,
-        None => request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(""),
+        None => request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or(""),
     };
     let Some(site_id) = snapshot.routes.route(host, request.uri().path()) else {
         return status_response(StatusCode::NOT_FOUND);
     };
     let site = &snapshot.sites[usize::from(site_id)];
 
-    let view = RequestView { headers: request.headers(), query: request.uri().query(), client_ip: Some(conn.peer.ip()) };
-    let identity = site.policy.identify(&view, || DeviceId::v4(worker.random_bytes()));
+    let view = RequestView {
+        headers: request.headers(),
+        query: request.uri().query(),
+        client_ip: Some(conn.peer.ip()),
+    };
+    let identity = site
+        .policy
+        .identify(&view, || DeviceId::v4(worker.random_bytes()));
     let decision = site.policy.decide(&view, &identity);
-    let set_cookie = identity.new_device().map(|id| site.policy.device_cookie(id, std::time::SystemTime::now()));
+    let set_cookie = identity
+        .new_device()
+        .map(|id| site.policy.device_cookie(id, std::time::SystemTime::now()));
 
     let (mut response, decision) = serve(worker, conn, site, decision, request).await;
 
@@ -83,7 +106,13 @@ async fn route_and_serve(worker: &Rc<Worker>, conn: &Conn, snapshot: &Arc<Snapsh
 
 /// Serves the decided version; if it is an upstream that could not be reached and it is not the
 /// default version, the default version serves instead (the decision then says `fallback`).
-async fn serve(worker: &Rc<Worker>, conn: &Conn, site: &Site, decision: Decision, request: Request<Incoming>) -> (Response<ProxyBody>, Decision) {
+async fn serve(
+    worker: &Rc<Worker>,
+    conn: &Conn,
+    site: &Site,
+    decision: Decision,
+    request: Request<Incoming>,
+) -> (Response<ProxyBody>, Decision) {
     let target = &site.targets[usize::from(decision.version)];
     let upstream = match target {
         Target::Root(root) => return (serve_files(root, &request).await, decision),
@@ -109,7 +138,10 @@ async fn serve(worker: &Rc<Worker>, conn: &Conn, site: &Site, decision: Decision
         }
     };
     WorkerStats::add(&worker.stats.fallbacks);
-    let fallback = Decision { version: site.policy.default_version(), reason: Reason::Fallback };
+    let fallback = Decision {
+        version: site.policy.default_version(),
+        reason: Reason::Fallback,
+    };
     let mut request = request;
     saved.restore(request.headers_mut());
     let response = match &site.targets[usize::from(fallback.version)] {
@@ -142,14 +174,22 @@ async fn forward_to(
     // Upstreams get origin-form targets over HTTP/1.1 whatever the client spoke.
     if parts.uri.authority().is_some() {
         let origin_form = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        parts.uri = origin_form.parse().unwrap_or_else(|_| http::Uri::from_static("/"));
+        parts.uri = origin_form
+            .parse()
+            .unwrap_or_else(|_| http::Uri::from_static("/"));
     }
     parts.version = http::Version::HTTP_11;
     let opened = worker.pools.connections_opened();
-    let result = worker.pools.send(upstream, server, Request::from_parts(parts, body)).await;
+    let result = worker
+        .pools
+        .send(upstream, server, Request::from_parts(parts, body))
+        .await;
     let new_connections = worker.pools.connections_opened() - opened;
     if new_connections > 0 {
-        worker.stats.upstream_connections.fetch_add(new_connections, std::sync::atomic::Ordering::Relaxed);
+        worker
+            .stats
+            .upstream_connections
+            .fetch_add(new_connections, std::sync::atomic::Ordering::Relaxed);
     }
     match result {
         Ok(response) => {
@@ -161,8 +201,13 @@ async fn forward_to(
     }
 }
 
-async fn serve_files(root: &graygate_files::StaticRoot, request: &Request<Incoming>) -> Response<ProxyBody> {
-    root.serve(request.method(), request.uri().path(), request.headers()).await.map(ProxyBody::File)
+async fn serve_files(
+    root: &graygate_files::StaticRoot,
+    request: &Request<Incoming>,
+) -> Response<ProxyBody> {
+    root.serve(request.method(), request.uri().path(), request.headers())
+        .await
+        .map(ProxyBody::File)
 }
 
 fn error_response(error: &UpstreamError) -> Response<ProxyBody> {
@@ -184,6 +229,9 @@ pub(crate) fn status_response(status: StatusCode) -> Response<ProxyBody> {
     };
     let mut response = Response::new(ProxyBody::text(text));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }

@@ -60,15 +60,26 @@ impl Snapshot {
     }
 
     /// Compiles a parsed configuration; relative paths resolve against `base_dir`.
-    pub fn build(config: &config::Config, base_dir: &std::path::Path) -> Result<Snapshot, Vec<FieldError>> {
+    pub fn build(
+        config: &config::Config,
+        base_dir: &std::path::Path,
+    ) -> Result<Snapshot, Vec<FieldError>> {
         let mut errors = Vec::new();
         let root = FieldPath::root();
         if config.listen.is_empty() {
-            errors.push(root.key("listen").error("give at least one address to listen on"));
+            errors.push(
+                root.key("listen")
+                    .error("give at least one address to listen on"),
+            );
         }
-        let workers = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let workers = config
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         if workers == 0 || workers > 1024 {
-            errors.push(root.key("workers").error("workers must be from 1 to 1024 (omit it for one per CPU)"));
+            errors.push(
+                root.key("workers")
+                    .error("workers must be from 1 to 1024 (omit it for one per CPU)"),
+            );
         }
         let server = &config.server;
         let at = root.key("server");
@@ -92,15 +103,28 @@ impl Snapshot {
         if config.sites.is_empty() {
             errors.push(root.key("sites").error("configure at least one site"));
         }
-        let routes = RouteTable::build(&config.sites).map_err(|e| errors.extend(e)).ok();
+        let routes = RouteTable::build(&config.sites)
+            .map_err(|e| errors.extend(e))
+            .ok();
         let mut sites = Vec::with_capacity(config.sites.len());
         for (i, site) in config.sites.iter().enumerate() {
             let at = root.key("sites").index(i);
-            if site.name.is_empty() || !site.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
-                errors.push(at.key("name").error("site names may only use letters, digits and `.`, `-`, `_`"));
+            if site.name.is_empty()
+                || !site
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            {
+                errors.push(
+                    at.key("name")
+                        .error("site names may only use letters, digits and `.`, `-`, `_`"),
+                );
             }
             if config.sites[..i].iter().any(|s| s.name == site.name) {
-                errors.push(at.key("name").error(format!("another site is already named {:?}", site.name)));
+                errors.push(
+                    at.key("name")
+                        .error(format!("another site is already named {:?}", site.name)),
+                );
             }
             match build_site(site, base_dir, &at.key("release")) {
                 Ok(site) => sites.push(site),
@@ -135,9 +159,15 @@ impl Snapshot {
     }
 }
 
-fn build_site(site: &config::Site, base_dir: &std::path::Path, at: &FieldPath) -> Result<Site, Vec<FieldError>> {
+fn build_site(
+    site: &config::Site,
+    base_dir: &std::path::Path,
+    at: &FieldPath,
+) -> Result<Site, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let policy = ReleasePolicy::build(&site.release, &site.name, base_dir, at).map_err(|e| errors.extend(e)).ok();
+    let policy = ReleasePolicy::build(&site.release, &site.name, base_dir, at)
+        .map_err(|e| errors.extend(e))
+        .ok();
     let mut targets = Vec::new();
     // BTreeMap order: the same order the policy numbers versions in.
     for (name, version) in &site.release.versions {
@@ -152,10 +182,14 @@ fn build_site(site: &config::Site, base_dir: &std::path::Path, at: &FieldPath) -
                 Ok(u) => targets.push(Target::Upstream(Arc::new(u))),
                 Err(e) => errors.extend(e),
             },
-            _ => errors.push(at.error("a version needs exactly one of `root` (a directory) or `upstream` (servers)")),
+            _ => errors.push(at.error(
+                "a version needs exactly one of `root` (a directory) or `upstream` (servers)",
+            )),
         }
     }
-    let Some(policy) = policy else { return Err(errors) };
+    let Some(policy) = policy else {
+        return Err(errors);
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -167,5 +201,10 @@ fn build_site(site: &config::Site, base_dir: &std::path::Path, at: &FieldPath) -
             .map(|v| HeaderValue::from_str(v).unwrap_or_else(|_| HeaderValue::from_static("")))
             .collect()
     });
-    Ok(Site { name: site.name.as_str().into(), policy, targets, version_header })
+    Ok(Site {
+        name: site.name.as_str().into(),
+        policy,
+        targets,
+        version_header,
+    })
 }

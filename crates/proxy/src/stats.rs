@@ -62,14 +62,40 @@ impl Stats {
         let t = self.totals();
         let mut out = String::new();
         for (name, help, value) in [
-            ("graygate_http_requests_total", "Requests received.", t.requests),
-            ("graygate_http_rejected_total", "Requests refused before routing (malformed or forbidden HTTP).", t.rejected),
-            ("graygate_release_fallbacks_total", "Requests served by the default version because the chosen one failed.", t.fallbacks),
-            ("graygate_upstream_errors_total", "Failed upstream exchanges.", t.upstream_errors),
-            ("graygate_upstream_connections_opened_total", "TCP connections opened to upstream servers.", t.upstream_connections),
-            ("graygate_release_new_devices_total", "New devices given a device id.", t.new_devices),
+            (
+                "graygate_http_requests_total",
+                "Requests received.",
+                t.requests,
+            ),
+            (
+                "graygate_http_rejected_total",
+                "Requests refused before routing (malformed or forbidden HTTP).",
+                t.rejected,
+            ),
+            (
+                "graygate_release_fallbacks_total",
+                "Requests served by the default version because the chosen one failed.",
+                t.fallbacks,
+            ),
+            (
+                "graygate_upstream_errors_total",
+                "Failed upstream exchanges.",
+                t.upstream_errors,
+            ),
+            (
+                "graygate_upstream_connections_opened_total",
+                "TCP connections opened to upstream servers.",
+                t.upstream_connections,
+            ),
+            (
+                "graygate_release_new_devices_total",
+                "New devices given a device id.",
+                t.new_devices,
+            ),
         ] {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
+            ));
         }
         out
     }

@@ -43,7 +43,8 @@ impl Server {
     /// reused for the other workers' sockets, so all workers share the one port.
     pub fn bind(snapshot: Snapshot) -> io::Result<Server> {
         let workers = snapshot.workers;
-        let mut listeners: Vec<Vec<std::net::TcpListener>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut listeners: Vec<Vec<std::net::TcpListener>> =
+            (0..workers).map(|_| Vec::new()).collect();
         let mut local_addrs = Vec::new();
         for addr in &snapshot.listen {
             let mut addr = *addr;
@@ -54,8 +55,19 @@ impl Server {
             }
             local_addrs.push(addr);
         }
-        let stats = Stats { workers: (0..workers).map(|_| Arc::new(WorkerStats::default())).collect() };
-        Ok(Server { shared: Arc::new(Shared { snapshot: ArcSwap::from_pointee(snapshot) }), listeners, local_addrs, stats })
+        let stats = Stats {
+            workers: (0..workers)
+                .map(|_| Arc::new(WorkerStats::default()))
+                .collect(),
+        };
+        Ok(Server {
+            shared: Arc::new(Shared {
+                snapshot: ArcSwap::from_pointee(snapshot),
+            }),
+            listeners,
+            local_addrs,
+            stats,
+        })
     }
 
     /// The addresses actually bound (with real ports where the config said 0).
@@ -72,7 +84,12 @@ impl Server {
     /// requests finish (up to a deadline) and returns.
     pub fn run(self, shutdown: watch::Receiver<bool>) -> io::Result<()> {
         let mut threads = Vec::new();
-        for (i, (listeners, stats)) in self.listeners.into_iter().zip(self.stats.workers.iter().cloned()).enumerate() {
+        for (i, (listeners, stats)) in self
+            .listeners
+            .into_iter()
+            .zip(self.stats.workers.iter().cloned())
+            .enumerate()
+        {
             let shared = self.shared.clone();
             let shutdown = shutdown.clone();
             let thread = std::thread::Builder::new()
@@ -97,7 +114,9 @@ fn bind_reuseport(addr: SocketAddr, backlog: u32) -> io::Result<std::net::TcpLis
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;
-    socket.bind(&addr.into()).map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+    socket
+        .bind(&addr.into())
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     Ok(socket.into())
 }
@@ -107,6 +126,7 @@ pub(crate) struct Worker {
     shared: Arc<Shared>,
     /// The snapshot this worker last saw, wrapped so requests can hold it with a cheap,
     /// non-atomic `Rc` clone rather than bumping a reference count all workers share.
+    #[allow(clippy::redundant_allocation)]
     current: RefCell<Rc<Arc<Snapshot>>>,
     pub(crate) pools: Pools<Incoming>,
     pub(crate) stats: Arc<WorkerStats>,
@@ -115,14 +135,16 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    /// The current snapshot; picks up a newly swapped-in one.
-    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+    /// The current snapshot; picks up a newly swapped-in one. Requests hold what this returns
+    /// until they finish, so they run on the snapshot they started with.
+    #[allow(clippy::redundant_allocation)]
+    pub(crate) fn snapshot(&self) -> Rc<Arc<Snapshot>> {
         let latest = self.shared.snapshot.load();
         let mut current = self.current.borrow_mut();
         if !Arc::ptr_eq(&current, &latest) {
             *current = Rc::new(Arc::clone(&latest));
         }
-        Arc::clone(&current)
+        Rc::clone(&current)
     }
 
     /// 16 bytes from a per-worker wyrand generator seeded from the OS: device ids need to be
@@ -170,11 +192,14 @@ fn worker_main(
     stats: Arc<WorkerStats>,
     shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
         let mut seed = [0u8; 8];
-        getrandom::fill(&mut seed).map_err(|e| io::Error::other(format!("no OS randomness: {e}")))?;
+        getrandom::fill(&mut seed)
+            .map_err(|e| io::Error::other(format!("no OS randomness: {e}")))?;
         let snapshot = shared.snapshot.load_full();
         let worker = Rc::new(Worker {
             shared,
@@ -197,7 +222,11 @@ fn worker_main(
         let mut accepting = Vec::new();
         for listener in listeners {
             let listener = TcpListener::from_std(listener)?;
-            accepting.push(tokio::task::spawn_local(accept_loop(worker.clone(), listener, shutdown.clone())));
+            accepting.push(tokio::task::spawn_local(accept_loop(
+                worker.clone(),
+                listener,
+                shutdown.clone(),
+            )));
         }
         let mut stop = shutdown.clone();
         let _ = stop.wait_for(|stop| *stop).await;
@@ -224,18 +253,34 @@ async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, shutdown: watch:
                 continue;
             }
         };
-        tokio::task::spawn_local(serve_connection(worker.clone(), stream, peer, shutdown.clone()));
+        tokio::task::spawn_local(serve_connection(
+            worker.clone(),
+            stream,
+            peer,
+            shutdown.clone(),
+        ));
     }
 }
 
-async fn serve_connection(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
+async fn serve_connection(
+    worker: Rc<Worker>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let limits = worker.snapshot().server.clone();
     if limits.tcp_nodelay {
         let _ = stream.set_nodelay(true);
     }
     worker.connections.set(worker.connections.get() + 1);
     let (io, framing) = Watched::new(TokioIo::new(stream), limits.max_header_bytes);
-    let conn = Rc::new(Conn { peer, framing, served: Cell::new(0), in_flight: Cell::new(0), idle_since: Cell::new(Instant::now()) });
+    let conn = Rc::new(Conn {
+        peer,
+        framing,
+        served: Cell::new(0),
+        in_flight: Cell::new(0),
+        idle_since: Cell::new(Instant::now()),
+    });
     let service = {
         let (worker, conn) = (worker.clone(), conn.clone());
         service_fn(move |request| pipeline::handle(worker.clone(), conn.clone(), request))

@@ -38,10 +38,15 @@ impl RouteTable {
             let at = FieldPath::root().key("sites").index(i);
             let prefix = site.path_prefix.as_deref().unwrap_or("/");
             if !prefix.starts_with('/') || prefix.contains(['?', '#', ' ']) {
-                errors.push(at.key("path_prefix").error(format!("{prefix:?} is not a path prefix; it must start with `/`")));
+                errors.push(at.key("path_prefix").error(format!(
+                    "{prefix:?} is not a path prefix; it must start with `/`"
+                )));
             }
             if site.hosts.is_empty() {
-                errors.push(at.key("hosts").error("a site needs at least one host (`*` for any)"));
+                errors.push(
+                    at.key("hosts")
+                        .error("a site needs at least one host (`*` for any)"),
+                );
             }
             for (j, host) in site.hosts.iter().enumerate() {
                 let host_at = at.key("hosts").index(j);
@@ -73,11 +78,22 @@ impl RouteTable {
             }
         }
         table.wildcard = wildcard.into_iter().collect();
-        table.wildcard.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
-        for prefixes in table.exact.values_mut().chain(table.wildcard.iter_mut().map(|(_, p)| p)).chain([&mut table.any]) {
-            prefixes.0.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        table
+            .wildcard
+            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        for prefixes in table
+            .exact
+            .values_mut()
+            .chain(table.wildcard.iter_mut().map(|(_, p)| p))
+            .chain([&mut table.any])
+        {
+            prefixes.0.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
         }
-        if errors.is_empty() { Ok(table) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(table)
+        } else {
+            Err(errors)
+        }
     }
 
     /// The site for a `Host` (with or without port, any case) and a request path.
@@ -103,14 +119,19 @@ impl RouteTable {
 
 impl Prefixes {
     fn find(&self, path: &str) -> Option<SiteId> {
-        self.0.iter().find(|(prefix, _)| prefix_matches(prefix, path)).map(|(_, site)| *site)
+        self.0
+            .iter()
+            .find(|(prefix, _)| prefix_matches(prefix, path))
+            .map(|(_, site)| *site)
     }
 }
 
 /// `/api` matches `/api` and `/api/x`, not `/apix`; `/api/` matches what starts with it.
 fn prefix_matches(prefix: &str, path: &str) -> bool {
     path.starts_with(prefix)
-        && (prefix.ends_with('/') || path.len() == prefix.len() || path.as_bytes()[prefix.len()] == b'/')
+        && (prefix.ends_with('/')
+            || path.len() == prefix.len()
+            || path.as_bytes()[prefix.len()] == b'/')
 }
 
 /// Lower-cases the host into `buf`, without port or trailing dot. `None` for hosts that cannot
@@ -119,7 +140,13 @@ fn normalize<'b>(host: &str, buf: &'b mut [u8; 253]) -> Option<&'b str> {
     if host.starts_with('[') {
         return None;
     }
-    let name = host.rsplit_once(':').map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
+    let name = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
     let name = name.strip_suffix('.').unwrap_or(name);
     if name.is_empty() || name.len() > buf.len() {
         return None;
@@ -138,7 +165,10 @@ fn valid_host(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
         && name.split('.').all(|label| {
-            !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
 
@@ -155,18 +185,22 @@ mod tests {
     }
 
     fn site(name: &str, hosts: &str, prefix: &str) -> String {
-        format!("  - name: {name}\n    hosts: {hosts}\n    path_prefix: {prefix}\n    release: {{default: a, versions: {{a: {{root: x}}}}}}\n")
+        format!(
+            "  - name: {name}\n    hosts: {hosts}\n    path_prefix: {prefix}\n    release: {{default: a, versions: {{a: {{root: x}}}}}}\n"
+        )
     }
 
     #[test]
     fn exact_then_wildcard_then_any() {
-        let t = table(&[
-            site("exact", "[Shop.Example.com]", "/"),
-            site("wild", "[\"*.example.com\"]", "/"),
-            site("deeper", "[\"*.eu.example.com\"]", "/"),
-            site("any", "[\"*\"]", "/"),
-        ]
-        .concat())
+        let t = table(
+            &[
+                site("exact", "[Shop.Example.com]", "/"),
+                site("wild", "[\"*.example.com\"]", "/"),
+                site("deeper", "[\"*.eu.example.com\"]", "/"),
+                site("any", "[\"*\"]", "/"),
+            ]
+            .concat(),
+        )
         .unwrap();
         assert_eq!(t.route("shop.example.com", "/"), Some(0));
         assert_eq!(t.route("SHOP.EXAMPLE.COM:8080", "/x"), Some(0));
@@ -181,7 +215,15 @@ mod tests {
 
     #[test]
     fn longest_prefix_at_segment_boundary() {
-        let t = table(&[site("root", "[a.com]", "/"), site("api", "[a.com]", "/api"), site("v2", "[a.com]", "/api/v2/")].concat()).unwrap();
+        let t = table(
+            &[
+                site("root", "[a.com]", "/"),
+                site("api", "[a.com]", "/api"),
+                site("v2", "[a.com]", "/api/v2/"),
+            ]
+            .concat(),
+        )
+        .unwrap();
         assert_eq!(t.route("a.com", "/api"), Some(1));
         assert_eq!(t.route("a.com", "/api/x"), Some(1));
         assert_eq!(t.route("a.com", "/apix"), Some(0));
@@ -191,11 +233,18 @@ mod tests {
 
     #[test]
     fn conflicts_and_bad_hosts_are_errors() {
-        let err = table(&[site("a", "[a.com]", "/"), site("b", "[A.com]", "/")].concat()).unwrap_err();
+        let err =
+            table(&[site("a", "[a.com]", "/"), site("b", "[A.com]", "/")].concat()).unwrap_err();
         assert!(err.contains("t.yaml:7:13: sites[1].hosts[0]: host \"A.com\" with path prefix \"/\" is already served by site \"a\""), "{err}");
         let err = table(&site("a", "[\"bad host\"]", "/")).unwrap_err();
-        assert!(err.contains("sites[0].hosts[0]: \"bad host\" is not a host name"), "{err}");
+        assert!(
+            err.contains("sites[0].hosts[0]: \"bad host\" is not a host name"),
+            "{err}"
+        );
         let err = table(&site("a", "[a.com]", "api")).unwrap_err();
-        assert!(err.contains("sites[0].path_prefix: \"api\" is not a path prefix"), "{err}");
+        assert!(
+            err.contains("sites[0].path_prefix: \"api\" is not a path prefix"),
+            "{err}"
+        );
     }
 }

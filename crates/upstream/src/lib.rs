@@ -12,7 +12,7 @@
 
 mod pool;
 
-pub use pool::{Pools, PooledBody};
+pub use pool::{PooledBody, Pools};
 
 use graygate_config::{self as config, FieldError, FieldPath, PassHost};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -37,39 +37,66 @@ impl Upstream {
         let mut errors = Vec::new();
         let mut servers = Vec::new();
         if cfg.servers.is_empty() {
-            errors.push(at.key("servers").error("an upstream needs at least one server (`host:port`)"));
+            errors.push(
+                at.key("servers")
+                    .error("an upstream needs at least one server (`host:port`)"),
+            );
         }
         for (i, server) in cfg.servers.iter().enumerate() {
             match server.to_socket_addrs() {
                 Ok(mut addrs) => match addrs.next() {
                     Some(addr) => servers.push(addr),
-                    None => errors.push(at.key("servers").index(i).error(format!("{server:?} resolves to no address"))),
+                    None => errors.push(
+                        at.key("servers")
+                            .index(i)
+                            .error(format!("{server:?} resolves to no address")),
+                    ),
                 },
-                Err(e) => errors.push(at.key("servers").index(i).error(format!("{server:?} is not a `host:port` address: {e}"))),
+                Err(e) => errors.push(
+                    at.key("servers")
+                        .index(i)
+                        .error(format!("{server:?} is not a `host:port` address: {e}")),
+                ),
             }
         }
-        for (field, ms) in [("connect_timeout_ms", cfg.connect_timeout_ms), ("response_timeout_ms", cfg.response_timeout_ms)] {
+        for (field, ms) in [
+            ("connect_timeout_ms", cfg.connect_timeout_ms),
+            ("response_timeout_ms", cfg.response_timeout_ms),
+        ] {
             if ms == 0 {
                 errors.push(at.key(field).error("a timeout must be above 0 ms"));
             }
         }
         if cfg.keepalive.max_requests == 0 {
-            errors.push(at.key("keepalive").key("max_requests").error("must be at least 1"));
+            errors.push(
+                at.key("keepalive")
+                    .key("max_requests")
+                    .error("must be at least 1"),
+            );
         }
         let upstream_host = match (cfg.pass_host, &cfg.upstream_host) {
             (PassHost::Rewrite, None) => {
-                errors.push(at.key("upstream_host").error("`pass_host: rewrite` needs `upstream_host`"));
+                errors.push(
+                    at.key("upstream_host")
+                        .error("`pass_host: rewrite` needs `upstream_host`"),
+                );
                 None
             }
             (PassHost::Rewrite, Some(host)) => match http::HeaderValue::from_str(host) {
                 Ok(v) if !host.is_empty() => Some(v),
                 _ => {
-                    errors.push(at.key("upstream_host").error(format!("{host:?} is not a valid Host value")));
+                    errors.push(
+                        at.key("upstream_host")
+                            .error(format!("{host:?} is not a valid Host value")),
+                    );
                     None
                 }
             },
             (_, Some(_)) => {
-                errors.push(at.key("upstream_host").error("`upstream_host` is only used with `pass_host: rewrite`"));
+                errors.push(
+                    at.key("upstream_host")
+                        .error("`upstream_host` is only used with `pass_host: rewrite`"),
+                );
                 None
             }
             (_, None) => None,
@@ -95,29 +122,45 @@ impl Upstream {
 pub enum UpstreamError {
     /// No connection could be made: refused, unreachable, or the connect timeout passed.
     #[error("connect to {addr} failed: {source}")]
-    Connect { addr: SocketAddr, source: std::io::Error },
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     /// The connection was made but the HTTP handshake failed.
     #[error("handshake with {addr} failed: {source}")]
-    Handshake { addr: SocketAddr, source: hyper::Error },
+    Handshake {
+        addr: SocketAddr,
+        source: hyper::Error,
+    },
     /// The server did not answer with a response header in time.
     #[error("{addr} sent no response within {timeout:?}")]
     Timeout { addr: SocketAddr, timeout: Duration },
     /// The exchange failed after the request (or part of it) was sent.
     #[error("request to {addr} failed: {source}")]
-    Exchange { addr: SocketAddr, source: hyper::Error },
+    Exchange {
+        addr: SocketAddr,
+        source: hyper::Error,
+    },
 }
 
 impl UpstreamError {
     /// True when the server cannot have seen any of the request, so sending it elsewhere is safe
     /// whatever its method.
     pub fn nothing_sent(&self) -> bool {
-        matches!(self, UpstreamError::Connect { .. } | UpstreamError::Handshake { .. })
+        matches!(
+            self,
+            UpstreamError::Connect { .. } | UpstreamError::Handshake { .. }
+        )
     }
 
     /// A short stable label for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            UpstreamError::Connect { source, .. } if source.kind() == std::io::ErrorKind::TimedOut => "connect_timeout",
+            UpstreamError::Connect { source, .. }
+                if source.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                "connect_timeout"
+            }
             UpstreamError::Connect { .. } => "connect",
             UpstreamError::Handshake { .. } => "handshake",
             UpstreamError::Timeout { .. } => "timeout",

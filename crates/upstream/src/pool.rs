@@ -37,13 +37,21 @@ struct Idle<B> {
 
 impl<B> Clone for Pools<B> {
     fn clone(&self) -> Self {
-        Pools { inner: self.inner.clone() }
+        Pools {
+            inner: self.inner.clone(),
+        }
     }
 }
 
 impl<B> Default for Pools<B> {
     fn default() -> Self {
-        Pools { inner: Rc::new(Inner { idle: RefCell::default(), next: Cell::new(0), opened: Cell::new(0) }) }
+        Pools {
+            inner: Rc::new(Inner {
+                idle: RefCell::default(),
+                next: Cell::new(0),
+                opened: Cell::new(0),
+            }),
+        }
     }
 }
 
@@ -76,7 +84,10 @@ where
         mut request: http::Request<B>,
     ) -> Result<http::Response<PooledBody<B>>, (UpstreamError, Option<http::Request<B>>)> {
         while let Some(idle) = self.checkout(addr).await {
-            match self.exchange(upstream, addr, idle.sender, idle.uses, request).await {
+            match self
+                .exchange(upstream, addr, idle.sender, idle.uses, request)
+                .await
+            {
                 Ok(response) => return Ok(response),
                 Err(Exchange::Unsent(req)) => request = req,
                 Err(Exchange::Failed(e)) => return Err((e, None)),
@@ -90,7 +101,10 @@ where
             Ok(response) => Ok(response),
             // A fresh connection that closed before taking the request: nothing was sent.
             Err(Exchange::Unsent(req)) => Err((
-                UpstreamError::Connect { addr, source: std::io::Error::from(std::io::ErrorKind::ConnectionReset) },
+                UpstreamError::Connect {
+                    addr,
+                    source: std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+                },
                 Some(req),
             )),
             Err(Exchange::Failed(e)) => Err((e, None)),
@@ -125,12 +139,22 @@ where
         }
     }
 
-    async fn connect(&self, upstream: &Upstream, addr: SocketAddr) -> Result<SendRequest<B>, UpstreamError> {
-        let stream = match tokio::time::timeout(upstream.connect_timeout, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(source)) => return Err(UpstreamError::Connect { addr, source }),
-            Err(_) => return Err(UpstreamError::Connect { addr, source: std::io::ErrorKind::TimedOut.into() }),
-        };
+    async fn connect(
+        &self,
+        upstream: &Upstream,
+        addr: SocketAddr,
+    ) -> Result<SendRequest<B>, UpstreamError> {
+        let stream =
+            match tokio::time::timeout(upstream.connect_timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(source)) => return Err(UpstreamError::Connect { addr, source }),
+                Err(_) => {
+                    return Err(UpstreamError::Connect {
+                        addr,
+                        source: std::io::ErrorKind::TimedOut.into(),
+                    });
+                }
+            };
         let _ = stream.set_nodelay(true);
         let (sender, conn) = http1::Builder::new()
             .handshake(TokioIo::new(stream))
@@ -165,13 +189,22 @@ where
                     max_requests: upstream.max_requests,
                     idle_timeout: upstream.idle_timeout,
                 };
-                Ok(response.map(|body| PooledBody { inner: body, back: Some(back) }))
+                Ok(response.map(|body| PooledBody {
+                    inner: body,
+                    back: Some(back),
+                }))
             }
             Ok(Err(mut e)) => match e.take_message() {
                 Some(request) => Err(Exchange::Unsent(request)),
-                None => Err(Exchange::Failed(UpstreamError::Exchange { addr, source: e.into_error() })),
+                None => Err(Exchange::Failed(UpstreamError::Exchange {
+                    addr,
+                    source: e.into_error(),
+                })),
             },
-            Err(_) => Err(Exchange::Failed(UpstreamError::Timeout { addr, timeout: upstream.response_timeout })),
+            Err(_) => Err(Exchange::Failed(UpstreamError::Timeout {
+                addr,
+                timeout: upstream.response_timeout,
+            })),
         }
     }
 
@@ -182,7 +215,12 @@ where
         let mut map = self.inner.idle.borrow_mut();
         let conns = map.entry(back.addr).or_default();
         if conns.len() < back.max_idle {
-            conns.push_back(Idle { sender: back.sender, since: Instant::now(), uses: back.uses, idle_timeout: back.idle_timeout });
+            conns.push_back(Idle {
+                sender: back.sender,
+                since: Instant::now(),
+                uses: back.uses,
+                idle_timeout: back.idle_timeout,
+            });
         }
     }
 }
@@ -236,7 +274,10 @@ where
     type Data = Bytes;
     type Error = hyper::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {

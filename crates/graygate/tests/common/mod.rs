@@ -10,8 +10,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A running graygate process, killed on drop.
@@ -34,12 +34,26 @@ impl Gateway {
     pub fn start_in(dir: tempfile::TempDir, config: &str) -> Gateway {
         let path = dir.path().join("graygate.yaml");
         std::fs::write(&path, config).expect("write config");
-        Gateway::spawn(&["run", "--config", path.to_str().expect("utf-8 path"), "--listen", "127.0.0.1:0", "--workers", "2"], dir)
+        Gateway::spawn(
+            &[
+                "run",
+                "--config",
+                path.to_str().expect("utf-8 path"),
+                "--listen",
+                "127.0.0.1:0",
+                "--workers",
+                "2",
+            ],
+            dir,
+        )
     }
 
     /// `graygate run` with no config: the embedded demo.
     pub fn demo() -> Gateway {
-        Gateway::spawn(&["run", "--listen", "127.0.0.1:0", "--workers", "2"], tempfile::tempdir().expect("temp dir"))
+        Gateway::spawn(
+            &["run", "--listen", "127.0.0.1:0", "--workers", "2"],
+            tempfile::tempdir().expect("temp dir"),
+        )
     }
 
     fn spawn(args: &[&str], dir: tempfile::TempDir) -> Gateway {
@@ -59,7 +73,10 @@ impl Gateway {
                     if let Some(addr) = line.strip_prefix("listening on http://") {
                         break addr.parse().expect("address");
                     }
-                    if let Some(addr) = line.strip_prefix("metrics on http://").and_then(|l| l.strip_suffix("/metrics")) {
+                    if let Some(addr) = line
+                        .strip_prefix("metrics on http://")
+                        .and_then(|l| l.strip_suffix("/metrics"))
+                    {
                         metrics = Some(addr.parse().expect("metrics address"));
                     }
                 }
@@ -68,7 +85,12 @@ impl Gateway {
         };
         // Keep draining stdout so the process never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Gateway { child, addr, metrics, dir }
+        Gateway {
+            child,
+            addr,
+            metrics,
+            dir,
+        }
     }
 
     /// The value of an unlabelled counter on the metrics endpoint.
@@ -86,7 +108,10 @@ impl Gateway {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         self.child.wait().expect("wait")
     }
 }
@@ -103,9 +128,17 @@ pub fn check(config: &str) -> (bool, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("graygate.yaml");
     std::fs::write(&path, config).expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_graygate")).args(["check", "--config"]).arg(&path).output().expect("run check");
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text.replace(path.to_str().unwrap_or(""), "graygate.yaml"))
+    let out = Command::new(env!("CARGO_BIN_EXE_graygate"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run check");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (
+        out.status.success(),
+        text.replace(path.to_str().unwrap_or(""), "graygate.yaml"),
+    )
 }
 
 /// A parsed HTTP response.
@@ -118,11 +151,18 @@ pub struct Reply {
 
 impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn text(&self) -> String {
@@ -139,8 +179,13 @@ pub struct Client {
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-        Client { addr, reader: BufReader::new(stream) }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        Client {
+            addr,
+            reader: BufReader::new(stream),
+        }
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -158,7 +203,10 @@ impl Client {
         self.send_raw(req.as_bytes());
         let reply = self.read_reply(false).expect("a response");
         // The server ends a connection after `keepalive_requests`; carry on with a new one.
-        if reply.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close")) {
+        if reply
+            .header("connection")
+            .is_some_and(|c| c.eq_ignore_ascii_case("close"))
+        {
             *self = Client::connect(self.addr);
         }
         reply
@@ -182,11 +230,18 @@ impl Client {
             let (k, v) = h.split_once(':')?;
             headers.push((k.trim().to_string(), v.trim().to_string()));
         }
-        let mut reply = Reply { status, headers, body: Vec::new() };
+        let mut reply = Reply {
+            status,
+            headers,
+            body: Vec::new(),
+        };
         if head_only || status == 304 || status == 204 {
             return Some(reply);
         }
-        if reply.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        if reply
+            .header("transfer-encoding")
+            .is_some_and(|v| v.contains("chunked"))
+        {
             loop {
                 let mut size = String::new();
                 self.reader.read_line(&mut size).ok()?;
@@ -248,12 +303,17 @@ impl Origin {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (c, r) = (connections.clone(), requests.clone());
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                 let accept = async {
                     loop {
-                        let Ok((stream, _)) = listener.accept().await else { continue };
+                        let Ok((stream, _)) = listener.accept().await else {
+                            continue;
+                        };
                         c.fetch_add(1, Ordering::SeqCst);
                         let r = r.clone();
                         tokio::spawn(async move {
@@ -270,7 +330,12 @@ impl Origin {
                 tokio::select! { _ = accept => {}, _ = stopped => {} }
             });
         });
-        Origin { addr, connections, requests, _stop: stop }
+        Origin {
+            addr,
+            connections,
+            requests,
+            _stop: stop,
+        }
     }
 
     pub fn connections(&self) -> u64 {
@@ -285,7 +350,8 @@ impl Origin {
 async fn origin_answer(
     name: &'static str,
     req: hyper::Request<hyper::body::Incoming>,
-) -> Result<hyper::Response<http_body_util::combinators::BoxBody<Bytes, hyper::Error>>, hyper::Error> {
+) -> Result<hyper::Response<http_body_util::combinators::BoxBody<Bytes, hyper::Error>>, hyper::Error>
+{
     let full = |b: Bytes| Full::new(b).map_err(|never| match never {}).boxed();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
@@ -293,7 +359,11 @@ async fn origin_answer(
         "/headers" => {
             let mut text = format!("{} {}\n", req.method(), req.uri());
             for (k, v) in req.headers() {
-                text.push_str(&format!("{}: {}\n", k, String::from_utf8_lossy(v.as_bytes())));
+                text.push_str(&format!(
+                    "{}: {}\n",
+                    k,
+                    String::from_utf8_lossy(v.as_bytes())
+                ));
             }
             full(Bytes::from(text))
         }
@@ -306,12 +376,18 @@ async fn origin_answer(
             full(Bytes::from_static(b"slow"))
         }
         "/big" => {
-            let n: usize = query.strip_prefix("n=").and_then(|n| n.parse().ok()).unwrap_or(1 << 20);
+            let n: usize = query
+                .strip_prefix("n=")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1 << 20);
             full(Bytes::from(vec![b'x'; n]))
         }
         _ => full(Bytes::from(name)),
     };
-    Ok(hyper::Response::builder().header("x-origin", name).body(body).expect("response"))
+    Ok(hyper::Response::builder()
+        .header("x-origin", name)
+        .body(body)
+        .expect("response"))
 }
 
 /// A free TCP port on loopback with nothing listening (connections are refused).
@@ -337,6 +413,11 @@ pub fn set_cookies(reply: &Reply) -> HashMap<String, String> {
     reply
         .all("set-cookie")
         .iter()
-        .filter_map(|c| c.split(';').next()?.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .filter_map(|c| {
+            c.split(';')
+                .next()?
+                .split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
         .collect()
 }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every check graygate has: formatting, clippy, and all tests (unit, property and end to
+# end). Installs what the end-to-end tests talk to (Debian's nginx and curl) when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+if [[ ${#need[@]} -gt 0 ]]; then
+  echo "installing: ${need[*]}"
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+export PATH="$PATH:/usr/sbin"
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
