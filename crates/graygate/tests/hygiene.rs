@@ -92,3 +92,17 @@ fn clean_requests_on_the_same_connection_still_flow() {
     let reply = raw(gw.addr, b"GET / HTTP/1.0\r\nCookie: uuid=x\r\n\r\n").expect("reply");
     assert_eq!((reply.status, reply.text().as_str()), (200, "origin"));
 }
+
+#[test]
+fn a_malformed_request_body_is_the_clients_fault() {
+    let origin = Origin::start("origin");
+    let gw = gateway(&origin);
+    let mut c = Client::connect(gw.addr);
+    // The chunk says 5 bytes, then the stream breaks the chunked framing.
+    c.send_raw(b"POST /echo HTTP/1.1\r\nHost: a\r\nCookie: uuid=x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXYZ\r\n");
+    let reply = c.read_reply(false).expect("reply");
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (400, "400 Bad Request\n")
+    );
+}

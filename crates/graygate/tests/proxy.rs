@@ -231,3 +231,71 @@ fn keepalive_requests_limit_closes_the_connection() {
     );
     assert!(c.is_closed());
 }
+
+#[test]
+fn idle_client_connections_close_after_the_keepalive_timeout() {
+    let stable = Origin::start("stable");
+    let config =
+        two_upstreams(&stable, closed_port(), "") + "server:\n  keepalive_timeout_ms: 300\n";
+    let gw = Gateway::start(&config);
+    let mut c = Client::connect(gw.addr);
+    assert_eq!(c.get("/", &["Cookie: uuid=a"]).text(), "stable");
+    let started = std::time::Instant::now();
+    assert!(c.is_closed(), "an idle connection must be closed");
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(200)
+            && waited < std::time::Duration::from_secs(5),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn idle_upstream_connections_expire_and_are_replaced() {
+    let stable = Origin::start("stable");
+    let gw = Gateway::start(&two_upstreams(
+        &stable,
+        closed_port(),
+        ", keepalive: {idle_timeout_ms: 200}",
+    ));
+    let mut c = Client::connect(gw.addr);
+    assert_eq!(c.get("/", &["Cookie: uuid=a"]).text(), "stable");
+    assert_eq!(c.get("/", &["Cookie: uuid=a"]).text(), "stable");
+    assert_eq!(stable.connections(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(c.get("/", &["Cookie: uuid=a"]).text(), "stable");
+    assert_eq!(
+        stable.connections(),
+        2,
+        "the expired idle connection was reused"
+    );
+}
+
+#[test]
+fn curl_uploads_with_expect_continue() {
+    let (stable, gray) = (Origin::start("stable"), Origin::start("gray"));
+    let gw = Gateway::start(&two_upstreams(&stable, gray.addr, ""));
+    let file = gw.path().join("upload.bin");
+    std::fs::write(&file, vec![b'z'; 3 << 20]).expect("write");
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "-H",
+            "Expect: 100-continue",
+            "-b",
+            "uuid=a",
+            "--data-binary",
+        ])
+        .arg(format!("@{}", file.display()))
+        .arg(format!("http://{}/echo", gw.addr))
+        .output()
+        .expect("curl is installed (scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout.len(), 3 << 20);
+}

@@ -121,7 +121,9 @@ async fn serve(
     let (request, saved) = match forward_to(worker, conn, upstream, request).await {
         Ok(response) => return (response, decision),
         Err((error, request)) => {
-            WorkerStats::add(&worker.stats.upstream_errors);
+            if !error.client_caused() {
+                WorkerStats::add(&worker.stats.upstream_errors);
+            }
             let default = site.policy.default_version();
             match request {
                 // Nothing reached the server, so any request may go elsewhere (as nginx's
@@ -212,6 +214,7 @@ async fn serve_files(
 
 fn error_response(error: &UpstreamError) -> Response<ProxyBody> {
     match error {
+        _ if error.client_caused() => status_response(StatusCode::BAD_REQUEST),
         UpstreamError::Timeout { .. } => status_response(StatusCode::GATEWAY_TIMEOUT),
         _ => status_response(StatusCode::BAD_GATEWAY),
     }

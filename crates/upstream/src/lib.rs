@@ -153,6 +153,12 @@ impl UpstreamError {
         )
     }
 
+    /// True when the client caused the failure: its request body broke off or was malformed
+    /// while being streamed upstream. The answer is then 400, and the upstream is not to blame.
+    pub fn client_caused(&self) -> bool {
+        matches!(self, UpstreamError::Exchange { source, .. } if source.is_user())
+    }
+
     /// A short stable label for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -164,6 +170,7 @@ impl UpstreamError {
             UpstreamError::Connect { .. } => "connect",
             UpstreamError::Handshake { .. } => "handshake",
             UpstreamError::Timeout { .. } => "timeout",
+            UpstreamError::Exchange { .. } if self.client_caused() => "client_body",
             UpstreamError::Exchange { .. } => "exchange",
         }
     }
