@@ -20,9 +20,12 @@ pub struct Config {
     /// Client-side connection limits and timeouts.
     #[serde(default)]
     pub server: Server,
-    /// The Prometheus endpoint. Off unless configured.
+    /// The Prometheus endpoint.
     #[serde(default)]
-    pub metrics: Option<Metrics>,
+    pub metrics: Metrics,
+    /// The JSON access log.
+    #[serde(default)]
+    pub access_log: AccessLog,
     /// The sites, matched by host and path prefix.
     pub sites: Vec<Site>,
 }
@@ -31,12 +34,53 @@ fn default_listen() -> Vec<SocketAddr> {
     vec![SocketAddr::from(([0, 0, 0, 0], 8080))]
 }
 
-/// Where `/metrics` is served.
+/// The Prometheus endpoint: `GET /metrics` on its own listener.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Metrics {
-    /// Listen address of the metrics endpoint, e.g. `127.0.0.1:9113`.
+    /// Record and serve metrics. Off: nothing is recorded and no listener is opened.
+    pub enabled: bool,
+    /// Listen address of the metrics endpoint (the seed's nginx-lua exporter used 9113).
     pub listen: SocketAddr,
+    /// Also expose the seed's nginx-lua families (`nginx_http_requests_total{host,status}`,
+    /// `nginx_http_request_duration_seconds{host}`, `nginx_http_connections{state}`).
+    pub nginx_compat: bool,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics {
+            enabled: true,
+            listen: SocketAddr::from(([0, 0, 0, 0], 9113)),
+            nginx_compat: false,
+        }
+    }
+}
+
+/// The access log: one JSON object per request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessLog {
+    /// Write the access log.
+    pub enabled: bool,
+    /// `stdout`, or a file path (appended to; reopened on SIGUSR1 for logrotate).
+    pub path: String,
+    /// Fields to write, in this order. Default: all of them.
+    pub fields: Vec<String>,
+    /// Lines buffered between the workers and the writer; when full, lines are dropped and
+    /// counted (`graygate_access_log_dropped_total`), requests never wait.
+    pub buffer_lines: usize,
+}
+
+impl Default for AccessLog {
+    fn default() -> AccessLog {
+        AccessLog {
+            enabled: false,
+            path: "stdout".into(),
+            fields: Vec::new(),
+            buffer_lines: 16 * 1024,
+        }
+    }
 }
 
 /// How graygate treats client connections.
@@ -148,6 +192,9 @@ pub struct Upstream {
     /// The Host sent when `pass_host: rewrite`.
     #[serde(default)]
     pub upstream_host: Option<String>,
+    /// Name in metrics and logs (the `upstream` label). Default `<site>/<version>`.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 fn default_connect_timeout_ms() -> u64 {

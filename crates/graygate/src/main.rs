@@ -5,7 +5,7 @@ mod demo;
 
 use clap::{Parser, Subcommand};
 use graygate_config::Document;
-use graygate_proxy::{Server, Snapshot};
+use graygate_proxy::{Registry, Server, ServerHandle, Snapshot};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +31,9 @@ enum Command {
         /// Worker threads, instead of the configured number.
         #[arg(long)]
         workers: Option<usize>,
+        /// Serve metrics here instead of the configured address (port 0 picks a free port).
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Validate a configuration file and exit: 0 when valid, 1 with every error otherwise.
     Check {
@@ -52,11 +55,13 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match cli.command.unwrap_or(Command::Run {
+    let default = Command::Run {
         config: None,
         listen: Vec::new(),
         workers: None,
-    }) {
+        metrics_listen: None,
+    };
+    match cli.command.unwrap_or(default) {
         Command::Version => {
             println!("graygate {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -66,12 +71,20 @@ fn main() -> ExitCode {
             config,
             listen,
             workers,
-        } => run(config, listen, workers),
+            metrics_listen,
+        } => run(
+            config,
+            Overrides {
+                listen,
+                workers,
+                metrics_listen,
+            },
+        ),
     }
 }
 
 fn check(path: &std::path::Path) -> ExitCode {
-    let loaded = Document::read(path).and_then(|doc| Snapshot::load(&doc));
+    let loaded = Document::read(path).and_then(|doc| Snapshot::load(&doc, &Registry::new(1)));
     match loaded {
         Ok(snapshot) => {
             let versions: usize = snapshot
@@ -94,7 +107,34 @@ fn check(path: &std::path::Path) -> ExitCode {
     }
 }
 
-fn run(config: Option<PathBuf>, listen: Vec<SocketAddr>, workers: Option<usize>) -> ExitCode {
+/// Command-line overrides of the configuration file.
+struct Overrides {
+    listen: Vec<SocketAddr>,
+    workers: Option<usize>,
+    metrics_listen: Option<SocketAddr>,
+}
+
+impl Overrides {
+    fn apply(&self, snapshot: &mut Snapshot, workers: usize) {
+        if !self.listen.is_empty() {
+            snapshot.listen = self.listen.clone();
+        }
+        if let Some(addr) = self.metrics_listen {
+            snapshot.metrics.listen = addr;
+        }
+        snapshot.workers = workers;
+    }
+}
+
+/// Reads and compiles the configuration file.
+fn load(
+    path: &std::path::Path,
+    registry: &Registry,
+) -> Result<Snapshot, graygate_config::ConfigErrors> {
+    Document::read(path).and_then(|doc| Snapshot::load(&doc, registry))
+}
+
+fn run(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
     // The demo's files live in a temporary directory for as long as the process runs.
     let demo = match config {
         Some(_) => None,
@@ -107,7 +147,18 @@ fn run(config: Option<PathBuf>, listen: Vec<SocketAddr>, workers: Option<usize>)
         },
     };
     let path = config.unwrap_or_else(|| demo.as_ref().map(|d| d.config_path()).unwrap_or_default());
-    let mut snapshot = match Document::read(&path).and_then(|doc| Snapshot::load(&doc)) {
+    // The worker count sizes the metric cells, so it is settled before the snapshot is built.
+    let configured_workers = Document::read(&path)
+        .and_then(|doc| doc.parse())
+        .ok()
+        .and_then(|c| c.workers);
+    let workers = overrides
+        .workers
+        .filter(|n| *n > 0)
+        .or(configured_workers)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let registry = Registry::new(workers);
+    let mut snapshot = match load(&path, &registry) {
         Ok(snapshot) => snapshot,
         Err(errors) => {
             eprintln!("{errors}");
@@ -115,31 +166,24 @@ fn run(config: Option<PathBuf>, listen: Vec<SocketAddr>, workers: Option<usize>)
             return ExitCode::FAILURE;
         }
     };
-    if !listen.is_empty() {
-        snapshot.listen = listen;
-    }
-    if let Some(n) = workers.filter(|n| *n > 0) {
-        snapshot.workers = n;
-    }
+    overrides.apply(&mut snapshot, workers);
     if demo.is_some() {
         tracing::info!(
             "no --config given: serving the embedded demo (versions 1.0.0 and 1.1.0, 20% and uid 1001 on 1.1.0)"
         );
     }
-    let workers = snapshot.workers;
-    let metrics_listen = snapshot.metrics_listen;
-    let server = match Server::bind(snapshot) {
+    let metrics = snapshot.metrics.enabled.then_some(snapshot.metrics.listen);
+    let server = match Server::bind(snapshot, registry.clone()) {
         Ok(server) => server,
         Err(e) => {
             eprintln!("graygate: {e}");
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(workers, "graygate {} started", env!("CARGO_PKG_VERSION"));
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let stats = server.stats();
-    if let Some(addr) = metrics_listen {
-        match graygate_proxy::metrics::spawn(addr, stats.clone(), stopped.clone()) {
+    let handle = server.handle();
+    if let Some(addr) = metrics {
+        match graygate_proxy::metrics::spawn(addr, handle.clone(), stopped.clone()) {
             Ok(addr) => println!("metrics on http://{addr}/metrics"),
             Err(e) => {
                 eprintln!("graygate: {e}");
@@ -151,18 +195,14 @@ fn run(config: Option<PathBuf>, listen: Vec<SocketAddr>, workers: Option<usize>)
         // Parsed by tests and scripts: keep this line's shape (metrics first, then listeners).
         println!("listening on http://{addr}");
     }
+    tracing::info!(workers, "graygate {} started", env!("CARGO_PKG_VERSION"));
     std::thread::spawn(move || {
-        wait_for_signal();
+        signals(&path, &handle, &overrides, workers);
         tracing::info!("shutting down: no new connections, finishing requests in flight");
         let _ = stop.send(true);
     });
     let result = server.run(stopped);
-    let totals = stats.totals();
-    tracing::info!(
-        requests = totals.requests,
-        fallbacks = totals.fallbacks,
-        "stopped"
-    );
+    tracing::info!("stopped");
     drop(demo);
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -173,8 +213,10 @@ fn run(config: Option<PathBuf>, listen: Vec<SocketAddr>, workers: Option<usize>)
     }
 }
 
-/// Blocks until SIGINT or SIGTERM.
-fn wait_for_signal() {
+/// Handles signals until SIGINT or SIGTERM: SIGHUP reloads the configuration file (a file with
+/// errors is refused whole and the running configuration stays), SIGUSR1 reopens the access log.
+fn signals(path: &std::path::Path, handle: &ServerHandle, overrides: &Overrides, workers: usize) {
+    use tokio::signal::unix::{SignalKind, signal};
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -182,15 +224,52 @@ fn wait_for_signal() {
         return;
     };
     runtime.block_on(async {
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
+        let (Ok(mut term), Ok(mut hup), Ok(mut usr1)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+            signal(SignalKind::user_defined1()),
+        ) else {
             let _ = tokio::signal::ctrl_c().await;
             return;
         };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return,
+                _ = term.recv() => return,
+                _ = usr1.recv() => handle.reopen_access_log(),
+                _ = hup.recv() => reload(path, handle, overrides, workers),
+            }
         }
     });
+}
+
+fn reload(path: &std::path::Path, handle: &ServerHandle, overrides: &Overrides, workers: usize) {
+    let registry = handle.registry();
+    match load(path, registry) {
+        Ok(mut snapshot) => {
+            let running = handle.snapshot();
+            overrides.apply(&mut snapshot, workers);
+            if snapshot.listen != running.listen
+                || snapshot.metrics.listen != running.metrics.listen
+            {
+                tracing::warn!("listen addresses changed: they take effect at the next restart");
+                snapshot.listen = running.listen.clone();
+            }
+            handle.swap(snapshot);
+            tracing::info!(
+                revision = registry
+                    .globals
+                    .config_revision
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                "configuration reloaded"
+            );
+        }
+        Err(errors) => {
+            registry
+                .globals
+                .reloads_failed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!("configuration not reloaded, the running one stays:\n{errors}");
+        }
+    }
 }

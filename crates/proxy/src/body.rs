@@ -1,26 +1,48 @@
-//! The response body type of the pipeline: one enum over every source, so no response is boxed.
+//! Body types of the pipeline. Responses: one enum over every source, so nothing is boxed, and
+//! the log phase riding along to the end of the body. Requests: the client's body, counted.
 
+use crate::log::LogPhase;
 use bytes::Bytes;
 use graygate_files::FileBody;
 use graygate_upstream::PooledBody;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+use std::cell::Cell;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
-pub enum ProxyBody {
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where a response's bytes come from.
+pub enum Source {
     Full(Option<Bytes>),
     File(FileBody),
-    Upstream(PooledBody<Incoming>),
+    Upstream(PooledBody<CountedBody>),
 }
 
-impl ProxyBody {
-    pub fn text(text: &'static str) -> ProxyBody {
-        ProxyBody::Full(Some(Bytes::from_static(text.as_bytes())))
+impl Source {
+    pub fn text(text: &'static str) -> Source {
+        Source::Full(Some(Bytes::from_static(text.as_bytes())))
     }
 }
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// A response body: its source, and the log phase that runs when it ends.
+pub struct ProxyBody {
+    source: Source,
+    log: Option<LogPhase>,
+}
+
+impl ProxyBody {
+    pub fn new(source: Source) -> ProxyBody {
+        ProxyBody { source, log: None }
+    }
+
+    pub fn with_log(mut self, log: LogPhase) -> ProxyBody {
+        self.log = Some(log);
+        self
+    }
+}
 
 impl Body for ProxyBody {
     type Data = Bytes;
@@ -30,28 +52,76 @@ impl Body for ProxyBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.get_mut() {
-            ProxyBody::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
-            ProxyBody::File(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
-            ProxyBody::Upstream(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+        let this = self.get_mut();
+        let polled: Poll<Option<Result<Frame<Bytes>, BoxError>>> = match &mut this.source {
+            Source::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            Source::File(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Source::Upstream(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+        };
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(log), Some(data)) = (&mut this.log, frame.data_ref()) {
+                    log.bytes_out += data.len() as u64;
+                }
+            }
+            // The end of the body, or a broken one: the log phase runs now.
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => this.log = None,
+            Poll::Pending => {}
         }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
-        match self {
-            ProxyBody::Full(data) => data.is_none(),
-            ProxyBody::File(body) => body.is_end_stream(),
-            ProxyBody::Upstream(body) => body.is_end_stream(),
+        match &self.source {
+            Source::Full(data) => data.is_none(),
+            Source::File(body) => body.is_end_stream(),
+            Source::Upstream(body) => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self {
-            ProxyBody::Full(data) => {
-                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
-            }
-            ProxyBody::File(body) => body.size_hint(),
-            ProxyBody::Upstream(body) => body.size_hint(),
+        match &self.source {
+            Source::Full(data) => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
+            Source::File(body) => body.size_hint(),
+            Source::Upstream(body) => body.size_hint(),
         }
+    }
+}
+
+/// The client's request body on its way upstream, counting bytes for the access log.
+pub struct CountedBody {
+    inner: Incoming,
+    count: Rc<Cell<u64>>,
+}
+
+impl CountedBody {
+    pub fn new(inner: Incoming, count: Rc<Cell<u64>>) -> CountedBody {
+        CountedBody { inner, count }
+    }
+}
+
+impl Body for CountedBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.count.set(self.count.get() + data.len() as u64);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }

@@ -151,6 +151,7 @@ mod tests {
             response_timeout_ms: 1000,
             pass_host: PassHost::Pass,
             upstream_host: None,
+            name: None,
         }
     }
 

@@ -9,6 +9,7 @@
 //! pipeline takes them in the same order. Bytes it cannot follow (which hyper would refuse
 //! anyway) mark the rest of the connection as suspect.
 
+use crate::worker::Worker;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -41,24 +42,33 @@ impl Verdicts {
     }
 }
 
-/// A socket whose incoming bytes are followed by a [`Tracker`].
+/// A socket whose incoming bytes are followed by a [`Tracker`]. It also keeps the worker's
+/// `reading` gauge (connections in the middle of a request head), as nginx counts it.
 pub struct Watched<T> {
     inner: T,
     tracker: Tracker,
     verdicts: Rc<Verdicts>,
+    worker: Rc<Worker>,
 }
 
 impl<T> Watched<T> {
-    pub fn new(inner: T, max_line: usize) -> (Watched<T>, Rc<Verdicts>) {
+    pub fn new(inner: T, max_line: usize, worker: Rc<Worker>) -> (Watched<T>, Rc<Verdicts>) {
         let verdicts = Rc::new(Verdicts::default());
-        (
-            Watched {
-                inner,
-                tracker: Tracker::new(max_line),
-                verdicts: verdicts.clone(),
-            },
-            verdicts,
-        )
+        let watched = Watched {
+            inner,
+            tracker: Tracker::new(max_line),
+            verdicts: verdicts.clone(),
+            worker,
+        };
+        (watched, verdicts)
+    }
+}
+
+impl<T> Drop for Watched<T> {
+    fn drop(&mut self) {
+        if self.tracker.in_head() {
+            self.worker.cells().reading.dec();
+        }
     }
 }
 
@@ -76,7 +86,14 @@ impl<T: Read + Unpin> Read for Watched<T> {
         match Pin::new(&mut this.inner).poll_read(cx, tmp.unfilled()) {
             Poll::Ready(Ok(())) => {
                 let filled = tmp.filled();
-                for verdict in this.tracker.feed(filled) {
+                let was_reading = this.tracker.in_head();
+                let verdicts = this.tracker.feed(filled);
+                match (was_reading, this.tracker.in_head()) {
+                    (false, true) => this.worker.cells().reading.inc(),
+                    (true, false) => this.worker.cells().reading.dec(),
+                    _ => {}
+                }
+                for verdict in verdicts {
                     this.verdicts.queue.borrow_mut().push_back(verdict);
                 }
                 buf.put_slice(filled);
@@ -159,6 +176,11 @@ impl Tracker {
             max_line,
             head: Head::default(),
         }
+    }
+
+    /// True between the first byte of a request line and the end of its head.
+    pub fn in_head(&self) -> bool {
+        self.state == State::Head { first: false }
     }
 
     /// Consumes bytes; returns a verdict for each request head completed in them.

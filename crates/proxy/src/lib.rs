@@ -9,22 +9,23 @@
 //!   -> target: static root or upstream pool               graygate-files / graygate-upstream
 //!   -> forward / serve, fallback to the default version   pipeline.rs, forward.rs
 //!   -> respond: Set-Cookie for new devices, version header
-//!   -> log: counters per worker                           stats.rs
+//!   -> log: metrics per worker, JSON access-log line        log.rs, access_log.rs
 //! ```
 //!
 //! Configuration arrives as a [`Snapshot`]: validated, immutable, swapped in atomically. Each
 //! request runs to completion on the snapshot it started with.
 
+pub mod access_log;
 mod body;
 mod forward;
 mod framing;
 mod hygiene;
+mod log;
 pub mod metrics;
 mod pipeline;
 mod snapshot;
-mod stats;
 mod worker;
 
+pub use graygate_metrics::Registry;
 pub use snapshot::{Snapshot, Target};
-pub use stats::Stats;
-pub use worker::Server;
+pub use worker::{Server, ServerHandle};

@@ -1,8 +1,10 @@
-//! The metrics endpoint: `GET /metrics` in Prometheus text format, on its own listener and
-//! thread so scrapes never compete with traffic for a worker.
+//! The metrics endpoint: `GET /metrics` in Prometheus text format (OpenMetrics when the scraper
+//! asks for it in `Accept`), on its own listener and thread so scrapes never compete with
+//! traffic for a worker.
 
-use crate::stats::Stats;
+use crate::worker::ServerHandle;
 use bytes::Bytes;
+use graygate_metrics::Format;
 use http::{Method, Response, StatusCode, header};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -15,7 +17,7 @@ use tokio::sync::watch;
 /// Binds `addr` and serves metrics until `shutdown` turns true. Returns the bound address.
 pub fn spawn(
     addr: SocketAddr,
-    stats: Stats,
+    server: ServerHandle,
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind(addr).map_err(|e| {
@@ -47,18 +49,12 @@ pub fn spawn(
                         },
                         _ = shutdown.wait_for(|stop| *stop) => return,
                     };
-                    let stats = stats.clone();
+                    let server = server.clone();
                     tokio::spawn(async move {
                         let service =
                             service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                                let stats = stats.clone();
-                                async move {
-                                    Ok::<_, Infallible>(answer(
-                                        &stats,
-                                        request.method(),
-                                        request.uri().path(),
-                                    ))
-                                }
+                                let response = answer(&server, &request);
+                                async move { Ok::<_, Infallible>(response) }
                             });
                         let _ = http1::Builder::new()
                             .serve_connection(TokioIo::new(stream), service)
@@ -70,11 +66,27 @@ pub fn spawn(
     Ok(local)
 }
 
-fn answer(stats: &Stats, method: &Method, path: &str) -> Response<http_body_util::Full<Bytes>> {
-    let (status, body) = match (method, path) {
-        (&Method::GET, "/metrics") => (StatusCode::OK, Bytes::from(stats.render())),
+fn answer(
+    server: &ServerHandle,
+    request: &http::Request<hyper::body::Incoming>,
+) -> Response<http_body_util::Full<Bytes>> {
+    let accept = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let format = Format::from_accept(accept);
+    let (status, content_type, body) = match (request.method(), request.uri().path()) {
+        (&Method::GET, "/metrics") => {
+            let nginx_compat = server.snapshot().metrics.nginx_compat;
+            (
+                StatusCode::OK,
+                format.content_type(),
+                Bytes::from(server.registry().render(format, nginx_compat)),
+            )
+        }
         _ => (
             StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
             Bytes::from_static(b"404 Not Found\n"),
         ),
     };
@@ -82,7 +94,7 @@ fn answer(stats: &Stats, method: &Method, path: &str) -> Response<http_body_util
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        header::HeaderValue::from_static(content_type),
     );
     response
 }

@@ -1,12 +1,13 @@
 //! One request, phase by phase: hygiene, route, decide, target, forward or serve (with the
-//! fallback to the default version), respond. Runs on a worker thread; nothing here blocks.
+//! fallback to the default version), respond; the log phase rides in the response body
+//! (`log.rs`). Runs on a worker thread; nothing here blocks.
 
-use crate::body::ProxyBody;
+use crate::body::{CountedBody, ProxyBody, Source};
 use crate::forward;
 use crate::framing::Verdict;
 use crate::hygiene;
+use crate::log::{Details, LogPhase, Served, request_id};
 use crate::snapshot::{Site, Snapshot, Target};
-use crate::stats::WorkerStats;
 use crate::worker::{Conn, Worker};
 use graygate_canary::{Decision, DeviceId, Reason, RequestView};
 use graygate_upstream::{Upstream, UpstreamError};
@@ -15,28 +16,38 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::rc::Rc;
+use std::time::Instant;
 
 const X_GRAYGATE_VERSION: HeaderName = HeaderName::from_static("x-graygate-version");
 const X_GRAYGATE_REASON: HeaderName = HeaderName::from_static("x-graygate-reason");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The service hyper calls for each request on a connection.
 pub(crate) async fn handle(
     worker: Rc<Worker>,
     conn: Rc<Conn>,
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
-    WorkerStats::add(&worker.stats.requests);
     let snapshot = worker.snapshot();
-    let last_on_connection = conn.begin_request() >= snapshot.server.keepalive_requests;
+    let last_on_connection = conn.begin_request(&worker) >= snapshot.server.keepalive_requests;
+    let mut log = LogPhase::start(worker.clone(), conn.clone(), snapshot.clone());
+    if log.logs_access() {
+        log.details = Some(Box::new(details(&worker, &mut request)));
+    }
     let framing = conn.framing.next();
     let checked = hygiene::check(&request).and(match framing {
         Verdict::Clean => Ok(()),
         Verdict::Conflicting => Err(StatusCode::BAD_REQUEST),
     });
     let mut response = match checked {
-        Ok(()) => route_and_serve(&worker, &conn, &snapshot, request).await,
+        Ok(()) => route_and_serve(&worker, &conn, &snapshot, request, &mut log).await,
         Err(status) => {
-            WorkerStats::add(&worker.stats.rejected);
+            let cells = worker.cells();
+            if status == StatusCode::METHOD_NOT_ALLOWED {
+                cells.rejected_405.inc()
+            } else {
+                cells.rejected_400.inc()
+            }
             // The connection's framing is suspect after a refused request: close it.
             let mut r = status_response(status);
             r.headers_mut()
@@ -49,8 +60,48 @@ pub(crate) async fn handle(
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    conn.end_request();
-    Ok(response)
+    log.status = response.status().as_u16();
+    Ok(response.map(|body| body.with_log(log)))
+}
+
+/// What the access log records of the request; gives the request an id if it has none, which
+/// then goes upstream too (nginx's `$request_id`).
+fn details(worker: &Worker, request: &mut Request<Incoming>) -> Details {
+    let given = request
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| (1..=128).contains(&v.len()))
+        .map(str::to_string);
+    let request_id = given.unwrap_or_else(|| {
+        let id = request_id(worker);
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            request.headers_mut().insert(X_REQUEST_ID, value);
+        }
+        id
+    });
+    Details {
+        request_id,
+        method: request.method().as_str().to_string(),
+        host: host_of(request).to_string(),
+        path: request
+            .uri()
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_string(),
+    }
+}
+
+/// The host a request is for: an absolute-form target names it (RFC 9112 §3.2.2), else `Host`.
+fn host_of<B>(request: &Request<B>) -> &str {
+    match request.uri().host() {
+        Some(host) => host,
+        None => request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or(""),
+    }
 }
 
 async fn route_and_serve(
@@ -58,20 +109,15 @@ async fn route_and_serve(
     conn: &Conn,
     snapshot: &Snapshot,
     request: Request<Incoming>,
+    log: &mut LogPhase,
 ) -> Response<ProxyBody> {
-    // Absolute-form targets name the host themselves (RFC 9112 §3.2.2).
-    let host = match request.uri().host() {
-        Some(host) => host,
-        None => request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or(""),
-    };
-    let Some(site_id) = snapshot.routes.route(host, request.uri().path()) else {
+    let Some(route) = snapshot
+        .routes
+        .route(host_of(&request), request.uri().path())
+    else {
         return status_response(StatusCode::NOT_FOUND);
     };
-    let site = &snapshot.sites[usize::from(site_id)];
+    let site = &snapshot.sites[usize::from(route.site)];
 
     let view = RequestView {
         headers: request.headers(),
@@ -86,10 +132,18 @@ async fn route_and_serve(
         .new_device()
         .map(|id| site.policy.device_cookie(id, std::time::SystemTime::now()));
 
-    let (mut response, decision) = serve(worker, conn, site, decision, request).await;
+    let served = |d: Decision| Served {
+        site: route.site,
+        host: route.host,
+        version: d.version,
+        reason: d.reason,
+    };
+    log.served = Some(served(decision));
+    let (mut response, decision) = serve(worker, conn, site, decision, request, log).await;
+    log.served = Some(served(decision));
 
     if let Some(cookie) = set_cookie {
-        WorkerStats::add(&worker.stats.new_devices);
+        worker.cells().new_devices.inc();
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     if let Some(values) = &site.version_header {
@@ -112,18 +166,16 @@ async fn serve(
     site: &Site,
     decision: Decision,
     request: Request<Incoming>,
+    log: &mut LogPhase,
 ) -> (Response<ProxyBody>, Decision) {
-    let target = &site.targets[usize::from(decision.version)];
-    let upstream = match target {
+    let upstream = match &site.targets[usize::from(decision.version)] {
         Target::Root(root) => return (serve_files(root, &request).await, decision),
         Target::Upstream(upstream) => upstream,
     };
-    let (request, saved) = match forward_to(worker, conn, upstream, request).await {
+    let (request, saved) = match forward_to(worker, conn, upstream, request, log).await {
         Ok(response) => return (response, decision),
         Err((error, request)) => {
-            if !error.client_caused() {
-                WorkerStats::add(&worker.stats.upstream_errors);
-            }
+            count_error(worker, site, decision.version, &error);
             let default = site.policy.default_version();
             match request {
                 // Nothing reached the server, so any request may go elsewhere (as nginx's
@@ -139,7 +191,6 @@ async fn serve(
             }
         }
     };
-    WorkerStats::add(&worker.stats.fallbacks);
     let fallback = Decision {
         version: site.policy.default_version(),
         reason: Reason::Fallback,
@@ -148,28 +199,40 @@ async fn serve(
     saved.restore(request.headers_mut());
     let response = match &site.targets[usize::from(fallback.version)] {
         Target::Root(root) => serve_files(root, &request).await,
-        Target::Upstream(upstream) => match forward_to(worker, conn, upstream, request).await {
-            Ok(response) => response,
-            Err((error, _)) => {
-                WorkerStats::add(&worker.stats.upstream_errors);
-                tracing::warn!(site = %site.name, %error, "default version failed too");
-                error_response(&error)
+        Target::Upstream(upstream) => {
+            match forward_to(worker, conn, upstream, request, log).await {
+                Ok(response) => response,
+                Err((error, _)) => {
+                    count_error(worker, site, fallback.version, &error);
+                    tracing::warn!(site = %site.name, %error, "default version failed too");
+                    error_response(&error)
+                }
             }
-        },
+        }
     };
     (response, fallback)
 }
 
-type Unsent = (Request<Incoming>, forward::ClientValues);
+fn count_error(worker: &Worker, site: &Site, version: u16, error: &UpstreamError) {
+    if let Some(Some(cells)) = site.upstreams.get(usize::from(version)) {
+        cells.worker(worker.index).error(error.kind());
+    }
+}
+
+type Unsent = (Request<CountedBody>, forward::ClientValues);
 
 /// Sends the request to one of the upstream's servers. When it fails before anything was sent,
 /// the request comes back, with the client's original header values, for a retry elsewhere.
-async fn forward_to(
+async fn forward_to<B>(
     worker: &Rc<Worker>,
     conn: &Conn,
     upstream: &Upstream,
-    request: Request<Incoming>,
-) -> Result<Response<ProxyBody>, (UpstreamError, Option<Unsent>)> {
+    request: Request<B>,
+    log: &mut LogPhase,
+) -> Result<Response<ProxyBody>, (UpstreamError, Option<Unsent>)>
+where
+    B: IntoCounted,
+{
     let server = worker.pools.pick(upstream);
     let (mut parts, body) = request.into_parts();
     let saved = forward::request_headers(&mut parts.headers, conn.peer, upstream, server);
@@ -181,35 +244,54 @@ async fn forward_to(
             .unwrap_or_else(|_| http::Uri::from_static("/"));
     }
     parts.version = http::Version::HTTP_11;
+    log.upstream = Some((server, Instant::now()));
+    let body = body.into_counted(log);
     let opened = worker.pools.connections_opened();
     let result = worker
         .pools
         .send(upstream, server, Request::from_parts(parts, body))
         .await;
-    let new_connections = worker.pools.connections_opened() - opened;
-    if new_connections > 0 {
-        worker
-            .stats
-            .upstream_connections
-            .fetch_add(new_connections, std::sync::atomic::Ordering::Relaxed);
-    }
+    worker
+        .cells()
+        .upstream_connections
+        .add(worker.pools.connections_opened() - opened);
     match result {
         Ok(response) => {
             let (mut parts, body) = response.into_parts();
             forward::response_headers(&mut parts.headers);
-            Ok(Response::from_parts(parts, ProxyBody::Upstream(body)))
+            Ok(Response::from_parts(
+                parts,
+                ProxyBody::new(Source::Upstream(body)),
+            ))
         }
         Err((error, unsent)) => Err((error, unsent.map(|r| (r, saved)))),
     }
 }
 
-async fn serve_files(
+/// The client's body, wrapped once for counting (a retried request is already wrapped).
+trait IntoCounted {
+    fn into_counted(self, log: &LogPhase) -> CountedBody;
+}
+
+impl IntoCounted for Incoming {
+    fn into_counted(self, log: &LogPhase) -> CountedBody {
+        CountedBody::new(self, log.bytes_in.clone())
+    }
+}
+
+impl IntoCounted for CountedBody {
+    fn into_counted(self, _: &LogPhase) -> CountedBody {
+        self
+    }
+}
+
+async fn serve_files<B>(
     root: &graygate_files::StaticRoot,
-    request: &Request<Incoming>,
+    request: &Request<B>,
 ) -> Response<ProxyBody> {
     root.serve(request.method(), request.uri().path(), request.headers())
         .await
-        .map(ProxyBody::File)
+        .map(|body| ProxyBody::new(Source::File(body)))
 }
 
 fn error_response(error: &UpstreamError) -> Response<ProxyBody> {
@@ -230,7 +312,7 @@ pub(crate) fn status_response(status: StatusCode) -> Response<ProxyBody> {
         StatusCode::GATEWAY_TIMEOUT => "504 Gateway Timeout\n",
         _ => "",
     };
-    let mut response = Response::new(ProxyBody::text(text));
+    let mut response = Response::new(ProxyBody::new(Source::text(text)));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

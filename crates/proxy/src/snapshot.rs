@@ -4,6 +4,7 @@
 use graygate_canary::{ReleasePolicy, VersionId};
 use graygate_config::{self as config, ConfigErrors, Document, FieldError, FieldPath};
 use graygate_files::StaticRoot;
+use graygate_metrics::{Cell, HttpCells, PerWorker, Registry, UpstreamCells};
 use graygate_route::RouteTable;
 use graygate_upstream::Upstream;
 use http::HeaderValue;
@@ -17,10 +18,19 @@ pub struct Snapshot {
     pub routes: RouteTable,
     pub sites: Vec<Site>,
     pub listen: Vec<SocketAddr>,
-    pub metrics_listen: Option<SocketAddr>,
     pub workers: usize,
     pub server: ServerLimits,
+    pub metrics: config::Metrics,
+    /// The access log's fields, in order, when it is on.
+    pub access_log: Option<Vec<crate::access_log::Field>>,
+    /// The access log as configured (where it goes, its buffer).
+    pub access_log_config: config::AccessLog,
+    /// Requests no site answers (and requests refused before routing).
+    pub unrouted: Arc<PerWorker<HttpCells>>,
 }
+
+/// Label values for requests that matched no site.
+pub const UNROUTED: &str = "_none";
 
 /// A site at run time.
 #[derive(Debug)]
@@ -31,6 +41,26 @@ pub struct Site {
     pub targets: Vec<Target>,
     /// `X-Graygate-Version` / `X-Graygate-Reason` values, rendered once (when enabled).
     pub version_header: Option<Vec<HeaderValue>>,
+    /// The `hosts` entries, lower-cased: the `host` label.
+    pub hosts: Vec<Box<str>>,
+    /// Request cells by `[host entry][version]`.
+    pub http: Vec<Vec<Arc<PerWorker<HttpCells>>>>,
+    /// Decision cells by `[version][reason]`: one per rule, then `default`, then `fallback`.
+    pub decisions: Vec<Vec<Arc<PerWorker<Cell>>>>,
+    /// Upstream cells by version (`None` for static roots).
+    pub upstreams: Vec<Option<Arc<PerWorker<UpstreamCells>>>>,
+}
+
+impl Site {
+    /// The decision cell index of a reason.
+    pub fn reason_index(&self, reason: graygate_canary::Reason) -> usize {
+        let rules = self.decisions.first().map_or(2, Vec::len) - 2;
+        match reason {
+            graygate_canary::Reason::Rule(i) => usize::from(i).min(rules),
+            graygate_canary::Reason::Default => rules,
+            graygate_canary::Reason::Fallback => rules + 1,
+        }
+    }
 }
 
 /// What serves a version.
@@ -54,15 +84,17 @@ pub struct ServerLimits {
 
 impl Snapshot {
     /// Parses and compiles a document. Every error from every stage is returned, located.
-    pub fn load(doc: &Document) -> Result<Snapshot, ConfigErrors> {
+    /// Metric handles come from `registry` (the same labels always get the same cells).
+    pub fn load(doc: &Document, registry: &Registry) -> Result<Snapshot, ConfigErrors> {
         let config = doc.parse()?;
-        Snapshot::build(&config, doc.base_dir()).map_err(|errors| doc.locate(errors))
+        Snapshot::build(&config, doc.base_dir(), registry).map_err(|errors| doc.locate(errors))
     }
 
     /// Compiles a parsed configuration; relative paths resolve against `base_dir`.
     pub fn build(
         config: &config::Config,
         base_dir: &std::path::Path,
+        registry: &Registry,
     ) -> Result<Snapshot, Vec<FieldError>> {
         let mut errors = Vec::new();
         let root = FieldPath::root();
@@ -103,6 +135,24 @@ impl Snapshot {
         if config.sites.is_empty() {
             errors.push(root.key("sites").error("configure at least one site"));
         }
+        let access_log = if config.access_log.enabled {
+            let at = root.key("access_log");
+            if config.access_log.buffer_lines == 0 {
+                errors.push(at.key("buffer_lines").error("must be at least 1"));
+            }
+            if config.access_log.path.is_empty() {
+                errors.push(at.key("path").error("give `stdout` or a file path"));
+            }
+            match crate::access_log::Field::parse_list(&config.access_log.fields) {
+                Ok(fields) => Some(fields),
+                Err((i, message)) => {
+                    errors.push(at.key("fields").index(i).error(message));
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let routes = RouteTable::build(&config.sites)
             .map_err(|e| errors.extend(e))
             .ok();
@@ -126,7 +176,7 @@ impl Snapshot {
                         .error(format!("another site is already named {:?}", site.name)),
                 );
             }
-            match build_site(site, base_dir, &at.key("release")) {
+            match build_site(site, base_dir, &at.key("release"), registry) {
                 Ok(site) => sites.push(site),
                 Err(e) => errors.extend(e),
             }
@@ -136,7 +186,10 @@ impl Snapshot {
                 routes,
                 sites,
                 listen: config.listen.clone(),
-                metrics_listen: config.metrics.as_ref().map(|m| m.listen),
+                metrics: config.metrics.clone(),
+                access_log,
+                access_log_config: config.access_log.clone(),
+                unrouted: registry.http(UNROUTED, UNROUTED, UNROUTED),
                 workers,
                 server: ServerLimits {
                     client_header_timeout: Duration::from_millis(server.client_header_timeout_ms),
@@ -163,6 +216,7 @@ fn build_site(
     site: &config::Site,
     base_dir: &std::path::Path,
     at: &FieldPath,
+    registry: &Registry,
 ) -> Result<Site, Vec<FieldError>> {
     let mut errors = Vec::new();
     let policy = ReleasePolicy::build(&site.release, &site.name, base_dir, at)
@@ -201,10 +255,56 @@ fn build_site(
             .map(|v| HeaderValue::from_str(v).unwrap_or_else(|_| HeaderValue::from_static("")))
             .collect()
     });
+    let hosts: Vec<Box<str>> = site
+        .hosts
+        .iter()
+        .map(|h| h.to_ascii_lowercase().into())
+        .collect();
+    let versions = policy.versions();
+    let http = hosts
+        .iter()
+        .map(|host| {
+            versions
+                .iter()
+                .map(|v| registry.http(host, &site.name, v))
+                .collect()
+        })
+        .collect();
+    let mut reasons: Vec<&str> = (0..site.release.rules.len())
+        .map(|i| policy.reason_label(graygate_canary::Reason::Rule(i as u16)))
+        .collect();
+    reasons.extend(["default", "fallback"]);
+    let decisions = versions
+        .iter()
+        .map(|v| {
+            reasons
+                .iter()
+                .map(|r| registry.decision(&site.name, v, r))
+                .collect()
+        })
+        .collect();
+    let upstreams = site
+        .release
+        .versions
+        .iter()
+        .map(|(version, cfg)| {
+            cfg.upstream.as_ref().map(|u| {
+                let name = u
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("{}/{version}", site.name));
+                registry.upstream(&name)
+            })
+        })
+        .collect();
     Ok(Site {
         name: site.name.as_str().into(),
         policy,
         targets,
         version_header,
+        hosts,
+        http,
+        decisions,
+        upstreams,
     })
 }

@@ -2,13 +2,14 @@
 //! per worker thread per address, so the kernel spreads connections and no state is shared
 //! between workers on the request path.
 
+use crate::access_log::AccessLog;
+use crate::body::CountedBody;
 use crate::framing::{Verdicts, Watched};
 use crate::pipeline;
 use crate::snapshot::Snapshot;
-use crate::stats::{Stats, WorkerStats};
 use arc_swap::ArcSwap;
+use graygate_metrics::{PerWorker, Registry, WorkerCells};
 use graygate_upstream::Pools;
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -18,6 +19,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -31,17 +33,61 @@ pub struct Server {
     /// Per worker, one listener per configured address.
     listeners: Vec<Vec<std::net::TcpListener>>,
     local_addrs: Vec<SocketAddr>,
-    stats: Stats,
 }
 
+/// What every worker shares: the current snapshot, the metrics, the access log.
 pub(crate) struct Shared {
     snapshot: ArcSwap<Snapshot>,
+    registry: Arc<Registry>,
+    access_log: Option<AccessLog>,
+}
+
+/// A handle on a running (or about to run) gateway: swap in configurations, read metrics.
+#[derive(Clone)]
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+}
+
+impl ServerHandle {
+    /// Makes `snapshot` the configuration of every request that starts from now on; requests in
+    /// flight finish on the one they started with. Listen addresses and the worker count are
+    /// fixed at start: a snapshot that changes them serves, and the change waits for a restart.
+    pub fn swap(&self, snapshot: Snapshot) {
+        self.shared.snapshot.store(Arc::new(snapshot));
+        let globals = &self.shared.registry.globals;
+        globals.config_revision.fetch_add(1, Relaxed);
+        globals.reloads_ok.fetch_add(1, Relaxed);
+        globals.last_reload_ok_unix.store(unix_now(), Relaxed);
+    }
+
+    /// The snapshot serving new requests.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.shared.snapshot.load_full()
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.shared.registry
+    }
+
+    /// Asks the access log to reopen its file (logrotate).
+    pub fn reopen_access_log(&self) {
+        if let Some(log) = &self.shared.access_log {
+            log.reopen();
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Server {
     /// Binds every listen address once per worker. Port 0 is resolved by the first bind and
-    /// reused for the other workers' sockets, so all workers share the one port.
-    pub fn bind(snapshot: Snapshot) -> io::Result<Server> {
+    /// reused for the other workers' sockets, so all workers share the one port. `registry`
+    /// must be the one `snapshot` was built with, sized for `snapshot.workers`.
+    pub fn bind(snapshot: Snapshot, registry: Arc<Registry>) -> io::Result<Server> {
         let workers = snapshot.workers;
         let mut listeners: Vec<Vec<std::net::TcpListener>> =
             (0..workers).map(|_| Vec::new()).collect();
@@ -55,18 +101,28 @@ impl Server {
             }
             local_addrs.push(addr);
         }
-        let stats = Stats {
-            workers: (0..workers)
-                .map(|_| Arc::new(WorkerStats::default()))
-                .collect(),
+        let access_log = match &snapshot.access_log {
+            Some(_) => Some(AccessLog::start(
+                &snapshot.access_log_config.path,
+                snapshot.access_log_config.buffer_lines,
+                registry.clone(),
+            )?),
+            None => None,
         };
+        registry.globals.config_revision.store(1, Relaxed);
+        registry
+            .globals
+            .last_reload_ok_unix
+            .store(unix_now(), Relaxed);
+        let shared = Arc::new(Shared {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            registry,
+            access_log,
+        });
         Ok(Server {
-            shared: Arc::new(Shared {
-                snapshot: ArcSwap::from_pointee(snapshot),
-            }),
+            shared,
             listeners,
             local_addrs,
-            stats,
         })
     }
 
@@ -75,26 +131,22 @@ impl Server {
         &self.local_addrs
     }
 
-    /// Counters of all workers.
-    pub fn stats(&self) -> Stats {
-        self.stats.clone()
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Runs the workers until `shutdown` turns true, then stops accepting, lets in-flight
     /// requests finish (up to a deadline) and returns.
     pub fn run(self, shutdown: watch::Receiver<bool>) -> io::Result<()> {
         let mut threads = Vec::new();
-        for (i, (listeners, stats)) in self
-            .listeners
-            .into_iter()
-            .zip(self.stats.workers.iter().cloned())
-            .enumerate()
-        {
+        for (index, listeners) in self.listeners.into_iter().enumerate() {
             let shared = self.shared.clone();
             let shutdown = shutdown.clone();
             let thread = std::thread::Builder::new()
-                .name(format!("graygate-worker-{i}"))
-                .spawn(move || worker_main(shared, listeners, stats, shutdown))?;
+                .name(format!("graygate-worker-{index}"))
+                .spawn(move || worker_main(index, shared, listeners, shutdown))?;
             threads.push(thread);
         }
         let mut result = Ok(());
@@ -123,13 +175,15 @@ fn bind_reuseport(addr: SocketAddr, backlog: u32) -> io::Result<std::net::TcpLis
 
 /// A worker's state; lives on its thread only.
 pub(crate) struct Worker {
+    pub(crate) index: usize,
     shared: Arc<Shared>,
     /// The snapshot this worker last saw, wrapped so requests can hold it with a cheap,
     /// non-atomic `Rc` clone rather than bumping a reference count all workers share.
     #[allow(clippy::redundant_allocation)]
     current: RefCell<Rc<Arc<Snapshot>>>,
-    pub(crate) pools: Pools<Incoming>,
-    pub(crate) stats: Arc<WorkerStats>,
+    pub(crate) pools: Pools<CountedBody>,
+    cells: Arc<PerWorker<WorkerCells>>,
+    pub(crate) access_log: Option<AccessLog>,
     rng: Cell<u64>,
     connections: Cell<usize>,
 }
@@ -145,6 +199,11 @@ impl Worker {
             *current = Rc::new(Arc::clone(&latest));
         }
         Rc::clone(&current)
+    }
+
+    /// This worker's unlabelled counters and gauges.
+    pub(crate) fn cells(&self) -> &WorkerCells {
+        self.cells.worker(self.index)
     }
 
     /// 16 bytes from a per-worker wyrand generator seeded from the OS: device ids need to be
@@ -174,22 +233,25 @@ pub(crate) struct Conn {
 
 impl Conn {
     /// Counts a request in; returns how many this connection has now served.
-    pub(crate) fn begin_request(&self) -> u64 {
+    pub(crate) fn begin_request(&self, worker: &Worker) -> u64 {
+        worker.cells().writing.inc();
         self.in_flight.set(self.in_flight.get() + 1);
         self.served.set(self.served.get() + 1);
         self.served.get()
     }
 
-    pub(crate) fn end_request(&self) {
+    /// Counts a request out, once its response has ended (the log phase).
+    pub(crate) fn end_request(&self, worker: &Worker) {
+        worker.cells().writing.dec();
         self.in_flight.set(self.in_flight.get().saturating_sub(1));
         self.idle_since.set(Instant::now());
     }
 }
 
 fn worker_main(
+    index: usize,
     shared: Arc<Shared>,
     listeners: Vec<std::net::TcpListener>,
-    stats: Arc<WorkerStats>,
     shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -202,10 +264,12 @@ fn worker_main(
             .map_err(|e| io::Error::other(format!("no OS randomness: {e}")))?;
         let snapshot = shared.snapshot.load_full();
         let worker = Rc::new(Worker {
+            index,
+            cells: shared.registry.worker_cells(),
+            access_log: shared.access_log.clone(),
             shared,
             current: RefCell::new(Rc::new(snapshot)),
             pools: Pools::default(),
-            stats,
             rng: Cell::new(u64::from_le_bytes(seed)),
             connections: Cell::new(0),
         });
@@ -273,7 +337,13 @@ async fn serve_connection(
         let _ = stream.set_nodelay(true);
     }
     worker.connections.set(worker.connections.get() + 1);
-    let (io, framing) = Watched::new(TokioIo::new(stream), limits.max_header_bytes);
+    worker.cells().accepted.inc();
+    worker.cells().active.inc();
+    let (io, framing) = Watched::new(
+        TokioIo::new(stream),
+        limits.max_header_bytes,
+        worker.clone(),
+    );
     let conn = Rc::new(Conn {
         peer,
         framing,
@@ -316,6 +386,7 @@ async fn serve_connection(
             }
         }
     }
+    worker.cells().active.dec();
     worker.connections.set(worker.connections.get() - 1);
 }
 

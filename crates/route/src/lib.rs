@@ -12,6 +12,14 @@ use std::collections::HashMap;
 /// Index of a site in the configuration's `sites` list.
 pub type SiteId = u16;
 
+/// Which site answers, and which of its configured `hosts` entries matched (the `host` label of
+/// metrics: always a configured name, never what a client sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub site: SiteId,
+    pub host: u16,
+}
+
 #[derive(Debug, Default)]
 pub struct RouteTable {
     exact: HashMap<Box<str>, Prefixes>,
@@ -22,7 +30,7 @@ pub struct RouteTable {
 
 /// Path prefixes of one host, longest first.
 #[derive(Debug, Default)]
-struct Prefixes(Vec<(Box<str>, SiteId)>);
+struct Prefixes(Vec<(Box<str>, Route)>);
 
 impl RouteTable {
     /// Builds the table; two sites claiming the same host and prefix is an error.
@@ -74,7 +82,13 @@ impl RouteTable {
                         sites[other].name
                     )));
                 }
-                bucket.0.push((prefix.into(), i as SiteId));
+                bucket.0.push((
+                    prefix.into(),
+                    Route {
+                        site: i as SiteId,
+                        host: j as u16,
+                    },
+                ));
             }
         }
         table.wildcard = wildcard.into_iter().collect();
@@ -97,7 +111,7 @@ impl RouteTable {
     }
 
     /// The site for a `Host` (with or without port, any case) and a request path.
-    pub fn route(&self, host: &str, path: &str) -> Option<SiteId> {
+    pub fn route(&self, host: &str, path: &str) -> Option<Route> {
         let mut buf = [0u8; 253];
         let host = normalize(host, &mut buf);
         if let Some(host) = host {
@@ -118,11 +132,11 @@ impl RouteTable {
 }
 
 impl Prefixes {
-    fn find(&self, path: &str) -> Option<SiteId> {
+    fn find(&self, path: &str) -> Option<Route> {
         self.0
             .iter()
             .find(|(prefix, _)| prefix_matches(prefix, path))
-            .map(|(_, site)| *site)
+            .map(|(_, route)| *route)
     }
 }
 
@@ -177,11 +191,23 @@ mod tests {
     use super::*;
     use graygate_config::Document;
 
-    fn table(sites: &str) -> Result<RouteTable, String> {
+    /// Routes to site ids only, for the tests that check which site answers.
+    #[derive(Debug)]
+    struct Sites(RouteTable);
+
+    impl Sites {
+        fn route(&self, host: &str, path: &str) -> Option<SiteId> {
+            self.0.route(host, path).map(|r| r.site)
+        }
+    }
+
+    fn table(sites: &str) -> Result<Sites, String> {
         let text = format!("sites:\n{sites}");
         let doc = Document::from_text("t.yaml", text, ".");
         let config = doc.parse().map_err(|e| e.to_string())?;
-        RouteTable::build(&config.sites).map_err(|e| doc.locate(e).to_string())
+        RouteTable::build(&config.sites)
+            .map(Sites)
+            .map_err(|e| doc.locate(e).to_string())
     }
 
     fn site(name: &str, hosts: &str, prefix: &str) -> String {
@@ -229,6 +255,17 @@ mod tests {
         assert_eq!(t.route("a.com", "/apix"), Some(0));
         assert_eq!(t.route("a.com", "/api/v2/users"), Some(2));
         assert_eq!(t.route("b.com", "/"), None);
+    }
+
+    #[test]
+    fn the_matching_host_entry_is_reported() {
+        let t = table(&site("s", "[a.com, \"*.a.com\", \"*\"]", "/")).unwrap();
+        assert_eq!(t.0.route("A.com", "/"), Some(Route { site: 0, host: 0 }));
+        assert_eq!(t.0.route("x.a.com", "/"), Some(Route { site: 0, host: 1 }));
+        assert_eq!(
+            t.0.route("evil.example", "/"),
+            Some(Route { site: 0, host: 2 })
+        );
     }
 
     #[test]

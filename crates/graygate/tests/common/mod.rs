@@ -41,6 +41,8 @@ impl Gateway {
                 path.to_str().expect("utf-8 path"),
                 "--listen",
                 "127.0.0.1:0",
+                "--metrics-listen",
+                "127.0.0.1:0",
                 "--workers",
                 "2",
             ],
@@ -51,7 +53,15 @@ impl Gateway {
     /// `graygate run` with no config: the embedded demo.
     pub fn demo() -> Gateway {
         Gateway::spawn(
-            &["run", "--listen", "127.0.0.1:0", "--workers", "2"],
+            &[
+                "run",
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics-listen",
+                "127.0.0.1:0",
+                "--workers",
+                "2",
+            ],
             tempfile::tempdir().expect("temp dir"),
         )
     }
@@ -93,8 +103,23 @@ impl Gateway {
         }
     }
 
-    /// The value of an unlabelled counter on the metrics endpoint.
+    /// The value of a series on the metrics endpoint, named with its labels as rendered
+    /// (`name{a="x",b="y"}`); 0 when the series is not there yet.
     pub fn metric(&self, name: &str) -> u64 {
+        self.metrics_text()
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map_or(0, |v| v as u64)
+    }
+
+    /// The whole exposition.
+    pub fn metrics_text(&self) -> String {
+        get(self.metrics.expect("metrics endpoint"), "/metrics", &[]).text()
+    }
+
+    /// The value of an unlabelled counter on the metrics endpoint; panics when absent.
+    pub fn counter(&self, name: &str) -> u64 {
         let text = get(self.metrics.expect("metrics configured"), "/metrics", &[]).text();
         text.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))

@@ -1,0 +1,33 @@
+//! Every metric name graygate exposes, in one place. Durations are in seconds.
+
+pub const HTTP_REQUESTS: &str = "graygate_http_requests_total";
+pub const HTTP_REQUEST_DURATION: &str = "graygate_http_request_duration_seconds";
+pub const UPSTREAM_REQUEST_DURATION: &str = "graygate_upstream_request_duration_seconds";
+pub const UPSTREAM_ERRORS: &str = "graygate_upstream_errors_total";
+pub const UPSTREAM_CONNECTIONS_OPENED: &str = "graygate_upstream_connections_opened_total";
+pub const RELEASE_DECISIONS: &str = "graygate_release_decisions_total";
+pub const RELEASE_FALLBACKS: &str = "graygate_release_fallbacks_total";
+pub const RELEASE_NEW_DEVICES: &str = "graygate_release_new_devices_total";
+pub const HTTP_REJECTED: &str = "graygate_http_rejected_total";
+pub const CONNECTIONS: &str = "graygate_connections";
+pub const CONNECTIONS_ACCEPTED: &str = "graygate_connections_accepted_total";
+pub const CONFIG_REVISION: &str = "graygate_config_revision";
+pub const CONFIG_RELOADS: &str = "graygate_config_reloads_total";
+pub const CONFIG_LAST_RELOAD_SUCCESS: &str =
+    "graygate_config_last_reload_success_timestamp_seconds";
+pub const BUILD_INFO: &str = "graygate_build_info";
+pub const ACCESS_LOG_DROPPED: &str = "graygate_access_log_dropped_total";
+pub const ACCESS_LOG_WRITTEN: &str = "graygate_access_log_lines_total";
+
+pub const PROCESS_CPU: &str = "process_cpu_seconds_total";
+pub const PROCESS_RSS: &str = "process_resident_memory_bytes";
+pub const PROCESS_VIRTUAL_MEMORY: &str = "process_virtual_memory_bytes";
+pub const PROCESS_OPEN_FDS: &str = "process_open_fds";
+pub const PROCESS_MAX_FDS: &str = "process_max_fds";
+pub const PROCESS_START_TIME: &str = "process_start_time_seconds";
+pub const PROCESS_THREADS: &str = "process_threads";
+
+/// The seed's nginx-lua names, exposed too when `metrics.nginx_compat` is on.
+pub const NGINX_HTTP_REQUESTS: &str = "nginx_http_requests_total";
+pub const NGINX_HTTP_REQUEST_DURATION: &str = "nginx_http_request_duration_seconds";
+pub const NGINX_HTTP_CONNECTIONS: &str = "nginx_http_connections";
