@@ -191,13 +191,20 @@ fn run(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
             }
         }
     }
+    let signals = match Signals::register() {
+        Ok(signals) => signals,
+        Err(e) => {
+            eprintln!("graygate: cannot handle signals: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     for addr in server.local_addrs() {
         // Parsed by tests and scripts: keep this line's shape (metrics first, then listeners).
         println!("listening on http://{addr}");
     }
     tracing::info!(workers, "graygate {} started", env!("CARGO_PKG_VERSION"));
     std::thread::spawn(move || {
-        signals(&path, &handle, &overrides, workers);
+        signals.run(&path, &handle, &overrides, workers);
         tracing::info!("shutting down: no new connections, finishing requests in flight");
         let _ = stop.send(true);
     });
@@ -213,34 +220,53 @@ fn run(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
     }
 }
 
-/// Handles signals until SIGINT or SIGTERM: SIGHUP reloads the configuration file (a file with
-/// errors is refused whole and the running configuration stays), SIGUSR1 reopens the access log.
-fn signals(path: &std::path::Path, handle: &ServerHandle, overrides: &Overrides, workers: usize) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return;
-    };
-    runtime.block_on(async {
-        let (Ok(mut term), Ok(mut hup), Ok(mut usr1)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-            signal(SignalKind::user_defined1()),
-        ) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => return,
-                _ = term.recv() => return,
-                _ = usr1.recv() => handle.reopen_access_log(),
-                _ = hup.recv() => reload(path, handle, overrides, workers),
+/// The signals graygate acts on, registered before the first connection is accepted so that
+/// an early SIGTERM is a clean shutdown rather than the default kill.
+struct Signals {
+    runtime: tokio::runtime::Runtime,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let _entered = runtime.enter();
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+            usr1: signal(SignalKind::user_defined1())?,
+            runtime,
+        })
+    }
+
+    /// Handles signals until SIGINT or SIGTERM: SIGHUP reloads the configuration file (a file
+    /// with errors is refused whole and the running configuration stays), SIGUSR1 reopens the
+    /// access log.
+    fn run(
+        mut self,
+        path: &std::path::Path,
+        handle: &ServerHandle,
+        overrides: &Overrides,
+        workers: usize,
+    ) {
+        self.runtime.block_on(async {
+            loop {
+                tokio::select! {
+                    _ = self.int.recv() => return,
+                    _ = self.term.recv() => return,
+                    _ = self.usr1.recv() => handle.reopen_access_log(),
+                    _ = self.hup.recv() => reload(path, handle, overrides, workers),
+                }
             }
-        }
-    });
+        });
+    }
 }
 
 fn reload(path: &std::path::Path, handle: &ServerHandle, overrides: &Overrides, workers: usize) {
