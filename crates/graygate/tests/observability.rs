@@ -49,18 +49,25 @@ fn metric_families_labels_and_promtool() {
     let (stable, gray) = (Origin::start("stable"), Origin::start("gray"));
     let gw = Gateway::start(&config(&stable, &gray, ""));
     traffic(&gw);
+    // One idle keepalive connection stays open while metrics are read.
+    let mut idle = Client::connect(gw.addr);
+    idle.send_raw(b"GET / HTTP/1.1\r\nHost: shop.example.com\r\nCookie: uuid=d0\r\n\r\n");
+    idle.read_reply(false).expect("reply");
+    wait_until(|| gw.metric(r#"graygate_connections{state="active"}"#) == 1);
     let text = gw.metrics_text();
     for line in [
-        r#"graygate_http_requests_total{host="shop.example.com",site="shop",version="stable",status="200"} 20"#,
+        r#"graygate_http_requests_total{host="shop.example.com",site="shop",version="stable",status="200"} 21"#,
         r#"graygate_http_requests_total{host="*.shop.example.com",site="shop",version="gray",status="200"} 5"#,
         r#"graygate_http_requests_total{host="_none",site="_none",version="_none",status="404"} 1"#,
-        r#"graygate_http_request_duration_seconds_count{host="shop.example.com",site="shop",version="stable"} 20"#,
+        r#"graygate_http_request_duration_seconds_count{host="shop.example.com",site="shop",version="stable"} 21"#,
         r#"graygate_release_decisions_total{site="shop",version="gray",reason="pin"} 5"#,
         r#"graygate_release_decisions_total{site="shop",version="gray",reason="rule:qa"} 1"#,
-        r#"graygate_release_decisions_total{site="shop",version="stable",reason="default"} 20"#,
+        r#"graygate_release_decisions_total{site="shop",version="stable",reason="default"} 21"#,
         r#"graygate_upstream_request_duration_seconds_count{upstream="gray-pool"} 6"#,
         r#"graygate_upstream_errors_total{upstream="shop/stable",kind="connect"} 0"#,
         r#"graygate_connections{state="active"} 1"#,
+        r#"graygate_connections{state="waiting"} 1"#,
+        r#"graygate_connections{state="writing"} 0"#,
         r#"graygate_config_revision 1"#,
         r#"graygate_build_info{version=""#,
     ] {
@@ -102,7 +109,7 @@ fn openmetrics_on_request_and_nginx_names_on_switch() {
     for line in [
         r#"nginx_http_requests_total{host="shop.example.com",status="200"} 21"#,
         r#"nginx_http_request_duration_seconds_count{host="*.shop.example.com"} 5"#,
-        r#"nginx_http_connections{state="active"} 1"#,
+        r#"nginx_http_connections{state="writing"} 0"#,
     ] {
         assert!(text.contains(line), "missing {line}\n{text}");
     }
@@ -164,7 +171,10 @@ fn a_stuck_access_log_drops_lines_and_never_delays_requests() {
         let _file = std::fs::File::open(path);
         std::thread::sleep(std::time::Duration::from_secs(60));
     });
-    let extra = format!("access_log: {{enabled: true, path: \"{}\", buffer_lines: 8}}", fifo.display());
+    let extra = format!(
+        "server: {{keepalive_requests: 100000}}\naccess_log: {{enabled: true, path: \"{}\", buffer_lines: 8}}",
+        fifo.display()
+    );
     let gw = Gateway::start_in(dir, &config(&stable, &gray, &extra));
     let mut c = Client::connect(gw.addr);
     let started = std::time::Instant::now();
