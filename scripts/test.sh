@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every check graygate has: formatting, clippy, and all tests (unit, property and end to
-# end). Installs what the end-to-end tests talk to (Debian's nginx and curl) when missing.
+# end). Installs what the end-to-end tests talk to (Debian's nginx, curl, and prometheus with
+# promtool) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [[ ${#need[@]} -gt 0 ]]; then
   echo "installing: ${need[*]}"
   sudo=""

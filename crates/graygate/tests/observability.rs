@@ -31,11 +31,16 @@ sites:
 fn traffic(gw: &Gateway) {
     let mut c = Client::connect(gw.addr);
     for i in 0..20 {
-        c.send_raw(format!("GET / HTTP/1.1\r\nHost: shop.example.com\r\nCookie: uuid=d{i}\r\n\r\n").as_bytes());
+        c.send_raw(
+            format!("GET / HTTP/1.1\r\nHost: shop.example.com\r\nCookie: uuid=d{i}\r\n\r\n")
+                .as_bytes(),
+        );
         assert_eq!(c.read_reply(false).expect("reply").status, 200);
     }
     for _ in 0..5 {
-        c.send_raw(b"GET / HTTP/1.1\r\nHost: a.shop.example.com\r\nCookie: uid=1001; uuid=x\r\n\r\n");
+        c.send_raw(
+            b"GET / HTTP/1.1\r\nHost: a.shop.example.com\r\nCookie: uid=1001; uuid=x\r\n\r\n",
+        );
         assert_eq!(c.read_reply(false).expect("reply").text(), "gray");
     }
     c.send_raw(b"GET / HTTP/1.1\r\nHost: shop.example.com\r\nCookie: uuid=x\r\nX-Gray: 1\r\n\r\n");
@@ -73,12 +78,23 @@ fn metric_families_labels_and_promtool() {
     ] {
         assert!(text.contains(line), "missing {line}\n{text}");
     }
-    for family in ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "graygate_config_reloads_total"] {
-        assert!(text.contains(&format!("# TYPE {family} ")), "missing {family}");
+    for family in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "graygate_config_reloads_total",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {family} ")),
+            "missing {family}"
+        );
     }
     // Cardinality: what a client sends never becomes a label value.
     assert!(!text.contains("attacker-controlled"));
-    assert!(!text.contains("nginx_http_requests_total"), "nginx names are off by default");
+    assert!(
+        !text.contains("nginx_http_requests_total"),
+        "nginx names are off by default"
+    );
 
     let out = Command::new("promtool")
         .args(["check", "metrics"])
@@ -88,11 +104,20 @@ fn metric_families_labels_and_promtool() {
         .spawn()
         .and_then(|mut child| {
             use std::io::Write;
-            child.stdin.take().expect("stdin").write_all(text.as_bytes())?;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes())?;
             child.wait_with_output()
         })
         .expect("promtool is installed (scripts/test.sh installs Debian's prometheus)");
-    assert!(out.status.success(), "promtool: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -100,10 +125,20 @@ fn openmetrics_on_request_and_nginx_names_on_switch() {
     let (stable, gray) = (Origin::start("stable"), Origin::start("gray"));
     let gw = Gateway::start(&config(&stable, &gray, "metrics: {nginx_compat: true}"));
     traffic(&gw);
-    let om = get(gw.metrics.expect("metrics"), "/metrics", &["Accept: application/openmetrics-text; version=1.0.0"]);
-    assert!(om.header("content-type").is_some_and(|t| t.starts_with("application/openmetrics-text")));
+    let om = get(
+        gw.metrics.expect("metrics"),
+        "/metrics",
+        &["Accept: application/openmetrics-text; version=1.0.0"],
+    );
+    assert!(
+        om.header("content-type")
+            .is_some_and(|t| t.starts_with("application/openmetrics-text"))
+    );
     let om = om.text();
-    assert!(om.contains("# TYPE graygate_http_requests counter\n"), "{om}");
+    assert!(
+        om.contains("# TYPE graygate_http_requests counter\n"),
+        "{om}"
+    );
     assert!(om.ends_with("# EOF\n"));
     let text = gw.metrics_text();
     for line in [
@@ -141,12 +176,27 @@ fn access_log_lines_are_json_with_version_and_reason_and_survive_logrotate() {
     assert_eq!(first["reason"], "pin");
     assert_eq!(first["client"], "127.0.0.1");
     assert_eq!(first["upstream"], gray.addr.to_string());
-    assert!(first["duration"].as_f64().is_some_and(|d| d > 0.0 && d < 5.0));
+    assert!(
+        first["duration"]
+            .as_f64()
+            .is_some_and(|d| d > 0.0 && d < 5.0)
+    );
     assert!(first["upstream_time"].as_f64().is_some());
-    assert!(first["time"].as_str().is_some_and(|t| t.ends_with('Z') && t.len() == 24));
+    assert!(
+        first["time"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z') && t.len() == 24)
+    );
     let second: serde_json::Value = serde_json::from_str(&lines[1]).expect("JSON");
-    assert_eq!((second["version"].as_str(), second["reason"].as_str()), (Some("stable"), Some("default")));
-    assert_eq!(second["request_id"].as_str().map(str::len), Some(16), "a generated id");
+    assert_eq!(
+        (second["version"].as_str(), second["reason"].as_str()),
+        (Some("stable"), Some("default"))
+    );
+    assert_eq!(
+        second["request_id"].as_str().map(str::len),
+        Some(16),
+        "a generated id"
+    );
 
     // logrotate: move the file away, signal, and new lines go to a new file.
     let rotated = log.with_extension("log.1");
@@ -156,7 +206,13 @@ fn access_log_lines_are_json_with_version_and_reason_and_survive_logrotate() {
     c.send_raw(b"GET / HTTP/1.1\r\nHost: shop.example.com\r\nCookie: uuid=abc\r\n\r\n");
     c.read_reply(false).expect("reply");
     assert_eq!(wait_for_lines(&log, 1).len(), 1);
-    assert_eq!(std::fs::read_to_string(&rotated).expect("rotated").lines().count(), 2);
+    assert_eq!(
+        std::fs::read_to_string(&rotated)
+            .expect("rotated")
+            .lines()
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -164,7 +220,13 @@ fn a_stuck_access_log_drops_lines_and_never_delays_requests() {
     let (stable, gray) = (Origin::start("stable"), Origin::start("gray"));
     let dir = tempfile::tempdir().expect("dir");
     let fifo = dir.path().join("stuck.log");
-    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
     // A reader that opens the pipe and never reads: once the pipe is full, the writer blocks.
     let path = fifo.clone();
     let _reader = std::thread::spawn(move || {
@@ -179,7 +241,10 @@ fn a_stuck_access_log_drops_lines_and_never_delays_requests() {
     let mut c = Client::connect(gw.addr);
     let started = std::time::Instant::now();
     for i in 0..3000 {
-        c.send_raw(format!("GET /{i} HTTP/1.1\r\nHost: shop.example.com\r\nCookie: uuid=abc\r\n\r\n").as_bytes());
+        c.send_raw(
+            format!("GET /{i} HTTP/1.1\r\nHost: shop.example.com\r\nCookie: uuid=abc\r\n\r\n")
+                .as_bytes(),
+        );
         assert_eq!(c.read_reply(false).expect("reply").status, 200);
     }
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
@@ -199,12 +264,16 @@ fn sighup_reloads_the_file_and_refuses_a_broken_one() {
     };
     assert_eq!(ask(&gw), "stable");
     // Everyone to gray: a percent rule at 100.
-    let text = std::fs::read_to_string(&path).expect("read") + "        - percent: 100\n          version: gray\n";
+    let text = std::fs::read_to_string(&path).expect("read")
+        + "        - percent: 100\n          version: gray\n";
     std::fs::write(&path, &text).expect("write");
     kill("HUP", &gw);
     wait_until(|| ask(&gw) == "gray");
     assert_eq!(gw.metric("graygate_config_revision"), 2);
-    assert_eq!(gw.metric(r#"graygate_config_reloads_total{result="success"}"#), 1);
+    assert_eq!(
+        gw.metric(r#"graygate_config_reloads_total{result="success"}"#),
+        1
+    );
     // A broken file is refused whole; the running configuration stays.
     std::fs::write(&path, text.replace("default: stable", "default: nope")).expect("write");
     kill("HUP", &gw);
@@ -214,7 +283,14 @@ fn sighup_reloads_the_file_and_refuses_a_broken_one() {
 }
 
 fn kill(signal: &str, gw: &Gateway) {
-    assert!(Command::new("kill").arg(format!("-{signal}")).arg(gw.pid().to_string()).status().expect("kill").success());
+    assert!(
+        Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(gw.pid().to_string())
+            .status()
+            .expect("kill")
+            .success()
+    );
 }
 
 fn wait_until(mut done: impl FnMut() -> bool) {
@@ -229,7 +305,11 @@ fn wait_until(mut done: impl FnMut() -> bool) {
 
 fn wait_for_lines(path: &std::path::Path, n: usize) -> Vec<String> {
     for _ in 0..100 {
-        let lines: Vec<String> = std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect();
+        let lines: Vec<String> = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
         if lines.len() >= n {
             return lines;
         }

@@ -450,3 +450,36 @@ pub fn set_cookies(reply: &Reply) -> HashMap<String, String> {
         })
         .collect()
 }
+
+/// Every `expr` in a dashboard JSON document.
+pub fn dashboard_exprs(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("expr", serde_json::Value::String(e)) => out.push(e.clone()),
+                    _ => dashboard_exprs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| dashboard_exprs(v, out)),
+        _ => {}
+    }
+}
+
+pub fn dashboards() -> Vec<(String, serde_json::Value)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/grafana");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("deploy/grafana") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).expect("read");
+            out.push((
+                path.display().to_string(),
+                serde_json::from_str(&text).expect("dashboard JSON"),
+            ));
+        }
+    }
+    assert!(out.len() >= 2, "the global and the per-site dashboards");
+    out
+}
