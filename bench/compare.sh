@@ -12,6 +12,6 @@ GRAYGATE_LOG=error
 export GRAYGATE_LOG
 for script in cookies nocookie; do
   echo "== wrk script: $script"
-  "$KIT/compare.sh" --cmd "$PWD/target/release/graygate run --config $PWD/bench/gray.yaml" --port 8080 \
+  "$KIT/compare.sh" --cmd "${CARGO_TARGET_DIR:-$PWD/target}/release/graygate run --config $PWD/bench/gray.yaml" --port 8080 \
     --wrk-script "$script" "$@"
 done
