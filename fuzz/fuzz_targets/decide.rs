@@ -69,7 +69,12 @@ fuzz_target!(|data: &[u8]| {
 
     let mut headers = HeaderMap::new();
     let mut client_ip = None;
-    let mut cookie_names = vec!["uid".to_string(), "uuid".into(), "beta".into(), String::new()];
+    let mut cookie_names = vec![
+        "uid".to_string(),
+        "uuid".into(),
+        "beta".into(),
+        String::new(),
+    ];
     for line in lines {
         let Some(colon) = line.iter().position(|b| *b == b':') else {
             continue;
@@ -114,13 +119,19 @@ fuzz_target!(|data: &[u8]| {
     let (tried, explained) = policy.explain(&view, &identity);
     assert_eq!(decision, explained, "decide and explain disagree");
     match tried.last() {
-        Some((_, true)) => assert!(matches!(decision.reason, Reason::Rule(i) if usize::from(i) == tried.len() - 1)),
+        Some((_, true)) => {
+            assert!(matches!(decision.reason, Reason::Rule(i) if usize::from(i) == tried.len() - 1))
+        }
         _ => assert_eq!(
             (decision.reason, decision.version),
             (Reason::Default, policy.default_version())
         ),
     }
-    assert!(tried[..tried.len().saturating_sub(1)].iter().all(|(_, m)| !m));
+    assert!(
+        tried[..tried.len().saturating_sub(1)]
+            .iter()
+            .all(|(_, m)| !m)
+    );
     assert!(usize::from(decision.version) < policy.versions().len());
     assert!(!policy.version_name(decision.version).is_empty());
     assert!(!policy.reason_label(decision.reason).is_empty());

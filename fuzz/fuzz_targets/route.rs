@@ -37,7 +37,10 @@ fuzz_target!(|data: &[u8]| {
     let site = table.route(host, path);
     if let Some(route) = site {
         let hosts = sites.get(usize::from(route.site)).copied().unwrap_or(0);
-        assert!(usize::from(route.host) < hosts, "{route:?} is not a configured host");
+        assert!(
+            usize::from(route.host) < hosts,
+            "{route:?} is not a configured host"
+        );
     }
     if host.is_ascii() {
         let upper = host.to_ascii_uppercase();
