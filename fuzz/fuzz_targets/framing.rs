@@ -1,4 +1,4 @@
-//! The HTTP/1.1 framing tracker of the proxy (a private module, included here by path):
+//! The HTTP/1.1 framing tracker of the proxy (a private, pure module, included here by path):
 //! never panics, and how the byte stream is split into reads does not change the verdicts.
 //!
 //! Input: 2 bytes (little-endian) for `max_line - 1`, 1 byte `k` (mod 16), `k` bytes of read
@@ -6,39 +6,10 @@
 #![no_main]
 
 #[allow(dead_code)]
-#[path = "../../crates/proxy/src/framing.rs"]
-mod framing;
+#[path = "../../crates/proxy/src/framing/tracker.rs"]
+mod tracker;
 
-/// Stand-in for the proxy's `worker::Worker`, which framing.rs names for the `reading` gauge of
-/// its socket wrapper (`Watched`, not fuzzed here). Only what framing.rs calls.
-#[allow(dead_code)]
-mod worker {
-    #[derive(Debug, Default)]
-    pub struct Gauge;
-
-    impl Gauge {
-        pub fn inc(&self) {}
-        pub fn dec(&self) {}
-    }
-
-    #[derive(Debug, Default)]
-    pub struct Cells {
-        pub reading: Gauge,
-    }
-
-    #[derive(Debug, Default)]
-    pub struct Worker {
-        cells: Cells,
-    }
-
-    impl Worker {
-        pub fn cells(&self) -> &Cells {
-            &self.cells
-        }
-    }
-}
-
-use framing::{Tracker, Verdict};
+use tracker::{Tracker, Verdict};
 use libfuzzer_sys::fuzz_target;
 
 /// The verdicts, and whether the tracker ends inside a request head.
