@@ -102,6 +102,11 @@ impl ReleasePolicy {
         self.identity.identify(request, fresh)
     }
 
+    /// The names of the account-id and device-id cookies.
+    pub fn cookie_names(&self) -> (&str, &str) {
+        (&self.identity.uid_cookie, &self.identity.uuid_cookie)
+    }
+
     /// The `Set-Cookie` value that gives a new device its id; `now` dates `Expires`.
     pub fn device_cookie(&self, id: &DeviceId, now: std::time::SystemTime) -> http::HeaderValue {
         self.identity.set_cookie(id, now)

@@ -32,6 +32,19 @@ impl FieldPath {
         FieldPath(segments)
     }
 
+    /// The path as a JSON pointer (RFC 6901): `/sites/0/release/default`.
+    pub fn json_pointer(&self) -> String {
+        let mut out = String::new();
+        for segment in &self.0 {
+            out.push('/');
+            match segment {
+                Segment::Index(n) => out.push_str(&n.to_string()),
+                Segment::Key(k) => out.push_str(&k.replace('~', "~0").replace('/', "~1")),
+            }
+        }
+        out
+    }
+
     /// A field error at this path.
     pub fn error(&self, message: impl Into<String>) -> FieldError {
         FieldError {

@@ -1,13 +1,13 @@
 //! The configuration model: what an operator writes, field for field. Defaults follow nginx where
 //! nginx has the same knob (its directive is named in the field's doc).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// A whole graygate configuration file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Plain-HTTP listen addresses (nginx `listen`). Default `0.0.0.0:8080`.
@@ -16,6 +16,7 @@ pub struct Config {
     /// Worker threads, each with its own runtime and its own SO_REUSEPORT listener
     /// (nginx `worker_processes`). Absent: one per CPU.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<usize>,
     /// Client-side connection limits and timeouts.
     #[serde(default)]
@@ -26,6 +27,9 @@ pub struct Config {
     /// The JSON access log.
     #[serde(default)]
     pub access_log: AccessLog,
+    /// The admin API and page.
+    #[serde(default)]
+    pub admin: Admin,
     /// The sites, matched by host and path prefix.
     pub sites: Vec<Site>,
 }
@@ -35,7 +39,7 @@ fn default_listen() -> Vec<SocketAddr> {
 }
 
 /// The Prometheus endpoint: `GET /metrics` on its own listener.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Metrics {
     /// Record and serve metrics. Off: nothing is recorded and no listener is opened.
@@ -57,8 +61,42 @@ impl Default for Metrics {
     }
 }
 
+/// The admin listener: the admin page and the JSON API under `/api/v1`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Admin {
+    /// Serve the admin API and page.
+    pub enabled: bool,
+    /// Listen address. Anything but loopback requires a token.
+    pub listen: SocketAddr,
+    /// Environment variable holding the bearer token.
+    pub token_env: String,
+    /// File holding the bearer token (first line); used when the variable is unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// Who changes made with the token are recorded as, in revisions and the audit log.
+    pub token_name: String,
+    /// Directory of the persisted state (current revision, history, audit log). Without it,
+    /// changes made through the API last until restart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Default for Admin {
+    fn default() -> Admin {
+        Admin {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9180)),
+            token_env: "GRAYGATE_ADMIN_TOKEN".into(),
+            token_file: None,
+            token_name: "admin".into(),
+            state_dir: None,
+        }
+    }
+}
+
 /// The access log: one JSON object per request.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AccessLog {
     /// Write the access log.
@@ -84,7 +122,7 @@ impl Default for AccessLog {
 }
 
 /// How graygate treats client connections.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Server {
     /// Time allowed to receive a request's header block (nginx `client_header_timeout`).
@@ -119,7 +157,7 @@ impl Default for Server {
 }
 
 /// A site: the hosts and path prefix it answers for, and its release.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Site {
     /// Name used in logs, metrics and the admin API.
@@ -129,6 +167,7 @@ pub struct Site {
     pub hosts: Vec<String>,
     /// Only requests whose path starts with this prefix (at a `/` boundary). Default `/`.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub path_prefix: Option<String>,
     /// Add `X-Graygate-Version` (and `X-Graygate-Reason`) to responses. Off by default: it tells
     /// clients which version they got.
@@ -139,7 +178,7 @@ pub struct Site {
 }
 
 /// A release: versions, the default, how devices are identified, and the ordered rules.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Release {
     /// The version that serves whenever no rule matches or anything goes wrong.
@@ -148,6 +187,7 @@ pub struct Release {
     pub versions: BTreeMap<String, Version>,
     /// Salt for percentage buckets. Changing it reshuffles every device. Default: the site name.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub salt: Option<String>,
     /// How users and devices are identified.
     #[serde(default)]
@@ -158,19 +198,21 @@ pub struct Release {
 }
 
 /// One version of a site: exactly one of `root` or `upstream`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Version {
     /// Serve files from this directory (nginx `root`). Relative to the config file.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub root: Option<PathBuf>,
     /// Proxy to these servers (nginx `upstream` + `proxy_pass`).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream: Option<Upstream>,
 }
 
 /// An upstream pool.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Upstream {
     /// Servers as `host:port` (names resolved when the config loads), used round-robin.
@@ -191,9 +233,11 @@ pub struct Upstream {
     pub pass_host: PassHost,
     /// The Host sent when `pass_host: rewrite`.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_host: Option<String>,
     /// Name in metrics and logs (the `upstream` label). Default `<site>/<version>`.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
@@ -206,7 +250,7 @@ fn default_response_timeout_ms() -> u64 {
 }
 
 /// Which `Host` header goes upstream.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PassHost {
     #[default]
@@ -217,7 +261,7 @@ pub enum PassHost {
 
 /// Upstream keepalive pool settings (nginx `keepalive`, `keepalive_timeout`, `keepalive_requests`
 /// inside `upstream`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Keepalive {
     /// Most idle connections kept per server and worker.
@@ -239,7 +283,7 @@ impl Default for Keepalive {
 }
 
 /// Identity: which cookies carry the account id and the device id.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Identity {
     /// Cookie holding the account id (may be absent: anonymous users).
@@ -248,6 +292,7 @@ pub struct Identity {
     pub uuid_cookie: UuidCookie,
     /// Derive the device id of clients without the cookie from their IP address (a salted hash),
     /// so cookie-less clients are sticky too. The derived id is also set as the cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub device_id_from_ip: Option<DeviceIdFromIp>,
 }
 
@@ -262,7 +307,7 @@ impl Default for Identity {
 }
 
 /// The device-id cookie and the attributes it is set with.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UuidCookie {
     /// Cookie name.
@@ -270,6 +315,7 @@ pub struct UuidCookie {
     /// Lifetime; sent as `Expires` (and `Max-Age`).
     pub max_age_s: u64,
     /// `Domain` attribute, to share the id across subdomains.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     /// `Secure` attribute.
     pub secure: bool,
@@ -290,7 +336,7 @@ impl Default for UuidCookie {
 }
 
 /// Device id from the client address.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceIdFromIp {
     /// Secret salt, so ids cannot be mapped back to addresses by hashing the address space.
@@ -298,36 +344,43 @@ pub struct DeviceIdFromIp {
 }
 
 /// A rule: one matcher and the version it sends matching requests to.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Name shown as the decision reason `rule:<name>`. Default `rule<N>` (0-based position).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The version matching requests get.
     pub version: String,
     /// Account ids pinned to the version.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pin: Option<Pin>,
     /// Match a request header.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub header: Option<ValueMatch>,
     /// Match a cookie.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cookie: Option<ValueMatch>,
     /// Match a query parameter.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub query: Option<ValueMatch>,
     /// Compare a client app version.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_version: Option<AppVersion>,
     /// Percentage of devices (0 to 100, two decimals), by a sticky hash of the device id.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub percent: Option<f64>,
 }
 
 /// Pinned account ids, inline and/or from a file with one id per line.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pin {
     /// Account ids.
@@ -335,59 +388,72 @@ pub struct Pin {
     pub uids: Vec<String>,
     /// A file of account ids, one per line (`#` comments and blank lines ignored).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub uids_file: Option<PathBuf>,
 }
 
 /// A test on a named header, cookie or query parameter: exactly one of `present`, `equals`,
 /// `one_of`, `regex`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValueMatch {
     /// The header, cookie or parameter name.
     pub name: String,
     /// `true`: matches when present; `false`: when absent.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub present: Option<bool>,
     /// Matches this exact value.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub equals: Option<String>,
     /// Matches any of these values.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub one_of: Option<Vec<String>>,
     /// Matches when this regular expression finds a match in the value.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
 }
 
 /// A client app version taken from a header or the User-Agent, compared by numeric components
 /// (`7.10.0 > 7.9.3`). All given bounds must hold.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppVersion {
     /// Read the version from this header (e.g. `X-App-Version`).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
     /// Read the version from the User-Agent product token with this name
     /// (`MyApp` finds `7.3.1` in `MyApp/7.3.1 (Android 14)`).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
     /// Instead of a product token: a regular expression over the User-Agent (or the header)
     /// whose first capture group is the version.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
     /// Version must be >= this.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gte: Option<String>,
     /// Version must be > this.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gt: Option<String>,
     /// Version must be <= this.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lte: Option<String>,
     /// Version must be < this.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lt: Option<String>,
     /// Version must equal this.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub eq: Option<String>,
 }

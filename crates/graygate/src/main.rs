@@ -1,14 +1,16 @@
-//! The `graygate` binary: command line, configuration loading, signals. Everything that touches
-//! a request lives in the library crates; see ARCHITECTURE.md for the map.
+//! The `graygate` binary: command line, start-up, signals. Everything that touches a request
+//! lives in the library crates; see ARCHITECTURE.md for the map.
 
 mod demo;
 
 use clap::{Parser, Subcommand};
+use graygate_admin::{Control, Settings};
 use graygate_config::Document;
-use graygate_proxy::{Registry, Server, ServerHandle, Snapshot};
+use graygate_proxy::{Registry, Server, Snapshot};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Edge gateway for gray (canary) releases.
 #[derive(Parser)]
@@ -21,20 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve. Without --config, serves the embedded demo.
-    Run {
-        /// Configuration file (YAML).
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-        /// Listen here instead of the configured addresses (repeatable; port 0 picks a free port).
-        #[arg(long)]
-        listen: Vec<SocketAddr>,
-        /// Worker threads, instead of the configured number.
-        #[arg(long)]
-        workers: Option<usize>,
-        /// Serve metrics here instead of the configured address (port 0 picks a free port).
-        #[arg(long)]
-        metrics_listen: Option<SocketAddr>,
-    },
+    Run(RunArgs),
     /// Validate a configuration file and exit: 0 when valid, 1 with every error otherwise.
     Check {
         /// Configuration file (YAML).
@@ -43,6 +32,28 @@ enum Command {
     },
     /// Print the version.
     Version,
+}
+
+#[derive(clap::Args, Clone, Default)]
+struct RunArgs {
+    /// Configuration file (YAML).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Listen here instead of the configured addresses (repeatable; port 0 picks a free port).
+    #[arg(long)]
+    listen: Vec<SocketAddr>,
+    /// Worker threads, instead of the configured number.
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Serve metrics here instead of the configured address (port 0 picks a free port).
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
+    /// Serve the admin API and page here instead of the configured address.
+    #[arg(long)]
+    admin_listen: Option<SocketAddr>,
+    /// Keep the admin state (revisions, audit log) here instead of the configured directory.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -55,37 +66,24 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let default = Command::Run {
-        config: None,
-        listen: Vec::new(),
-        workers: None,
-        metrics_listen: None,
-    };
-    match cli.command.unwrap_or(default) {
+    match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Version => {
             println!("graygate {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
         Command::Check { config } => check(&config),
-        Command::Run {
-            config,
-            listen,
-            workers,
-            metrics_listen,
-        } => run(
-            config,
-            Overrides {
-                listen,
-                workers,
-                metrics_listen,
-            },
-        ),
+        Command::Run(args) => match run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("{message}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
-fn check(path: &std::path::Path) -> ExitCode {
-    let loaded = Document::read(path).and_then(|doc| Snapshot::load(&doc, &Registry::new(1)));
-    match loaded {
+fn check(path: &Path) -> ExitCode {
+    match Document::read(path).and_then(|doc| Snapshot::load(&doc, &Registry::new(1))) {
         Ok(snapshot) => {
             let versions: usize = snapshot
                 .sites
@@ -107,117 +105,101 @@ fn check(path: &std::path::Path) -> ExitCode {
     }
 }
 
-/// Command-line overrides of the configuration file.
-struct Overrides {
-    listen: Vec<SocketAddr>,
-    workers: Option<usize>,
-    metrics_listen: Option<SocketAddr>,
-}
-
-impl Overrides {
-    fn apply(&self, snapshot: &mut Snapshot, workers: usize) {
-        if !self.listen.is_empty() {
-            snapshot.listen = self.listen.clone();
+fn run(args: RunArgs) -> Result<(), String> {
+    // The demo's files live in a temporary directory for as long as the process runs.
+    let demo = match &args.config {
+        Some(_) => None,
+        None => Some(
+            demo::Demo::unpack()
+                .map_err(|e| format!("graygate: cannot unpack the embedded demo: {e}"))?,
+        ),
+    };
+    let path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| demo.as_ref().map(|d| d.config_path()).unwrap_or_default());
+    let not_starting = |errors: &dyn std::fmt::Display| {
+        format!("{errors}\ngraygate: not starting: the configuration has errors")
+    };
+    let doc = Document::read(&path).map_err(|e| not_starting(&e))?;
+    let file = doc.parse().map_err(|e| not_starting(&e))?;
+    // The worker count sizes the metric cells, so it is settled before any snapshot is built.
+    let workers = args
+        .workers
+        .filter(|n| *n > 0)
+        .or(file.workers)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let registry = Registry::new(workers);
+    let overrides = args.clone();
+    let prepare = Box::new(move |snapshot: &mut Snapshot| {
+        if !overrides.listen.is_empty() {
+            snapshot.listen = overrides.listen.clone();
         }
-        if let Some(addr) = self.metrics_listen {
+        if let Some(addr) = overrides.metrics_listen {
             snapshot.metrics.listen = addr;
         }
         snapshot.workers = workers;
-    }
-}
-
-/// Reads and compiles the configuration file.
-fn load(
-    path: &std::path::Path,
-    registry: &Registry,
-) -> Result<Snapshot, graygate_config::ConfigErrors> {
-    Document::read(path).and_then(|doc| Snapshot::load(&doc, registry))
-}
-
-fn run(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
-    // The demo's files live in a temporary directory for as long as the process runs.
-    let demo = match config {
-        Some(_) => None,
-        None => match demo::Demo::unpack() {
-            Ok(demo) => Some(demo),
-            Err(e) => {
-                eprintln!("graygate: cannot unpack the embedded demo: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-    };
-    let path = config.unwrap_or_else(|| demo.as_ref().map(|d| d.config_path()).unwrap_or_default());
-    // The worker count sizes the metric cells, so it is settled before the snapshot is built.
-    let configured_workers = Document::read(&path)
-        .and_then(|doc| doc.parse())
-        .ok()
-        .and_then(|c| c.workers);
-    let workers = overrides
-        .workers
-        .filter(|n| *n > 0)
-        .or(configured_workers)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let registry = Registry::new(workers);
-    let mut snapshot = match load(&path, &registry) {
-        Ok(snapshot) => snapshot,
-        Err(errors) => {
-            eprintln!("{errors}");
-            eprintln!("graygate: not starting: the configuration has errors");
-            return ExitCode::FAILURE;
-        }
-    };
-    overrides.apply(&mut snapshot, workers);
+    });
+    let state_dir = args.state_dir.clone().or_else(|| {
+        file.admin
+            .state_dir
+            .as_ref()
+            .map(|d| doc.base_dir().join(d))
+    });
+    let (control, snapshot) = Control::load(&path, state_dir.as_deref(), registry.clone(), prepare)
+        .map_err(|e| not_starting(&e))?;
+    let control = Arc::new(control);
     if demo.is_some() {
         tracing::info!(
             "no --config given: serving the embedded demo (versions 1.0.0 and 1.1.0, 20% and uid 1001 on 1.1.0)"
         );
     }
-    let metrics = snapshot.metrics.enabled.then_some(snapshot.metrics.listen);
-    let server = match Server::bind(snapshot, registry.clone()) {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("graygate: {e}");
-            return ExitCode::FAILURE;
-        }
+    let admin = if file.admin.enabled {
+        let listen = args.admin_listen.unwrap_or(file.admin.listen);
+        Some(
+            Settings::resolve(&file.admin, listen, doc.base_dir())
+                .map_err(|e| format!("graygate: {e}"))?,
+        )
+    } else {
+        None
     };
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let metrics = snapshot.metrics.enabled.then_some(snapshot.metrics.listen);
+    let server = Server::bind(snapshot, registry).map_err(|e| format!("graygate: {e}"))?;
     let handle = server.handle();
+    control.attach(handle.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     if let Some(addr) = metrics {
-        match graygate_proxy::metrics::spawn(addr, handle.clone(), stopped.clone()) {
-            Ok(addr) => println!("metrics on http://{addr}/metrics"),
-            Err(e) => {
-                eprintln!("graygate: {e}");
-                return ExitCode::FAILURE;
-            }
+        let addr = graygate_proxy::metrics::spawn(addr, handle.clone(), stopped.clone())
+            .map_err(|e| format!("graygate: {e}"))?;
+        println!("metrics on http://{addr}/metrics");
+    }
+    if let Some(settings) = admin {
+        let addr =
+            graygate_admin::spawn(settings, control.clone(), handle.clone(), stopped.clone())
+                .map_err(|e| format!("graygate: {e}"))?;
+        println!("admin on http://{addr}/");
+        if !control.persistent() {
+            tracing::warn!(
+                "no state directory: changes made through the admin API last until restart (set admin.state_dir or --state-dir)"
+            );
         }
     }
-    let signals = match Signals::register() {
-        Ok(signals) => signals,
-        Err(e) => {
-            eprintln!("graygate: cannot handle signals: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let signals =
+        Signals::register().map_err(|e| format!("graygate: cannot handle signals: {e}"))?;
     for addr in server.local_addrs() {
-        // Parsed by tests and scripts: keep this line's shape (metrics first, then listeners).
+        // Parsed by tests and scripts: keep this line's shape (it comes last).
         println!("listening on http://{addr}");
     }
     tracing::info!(workers, "graygate {} started", env!("CARGO_PKG_VERSION"));
     std::thread::spawn(move || {
-        signals.run(&path, &handle, &overrides, workers);
+        signals.run(&control, &handle);
         tracing::info!("shutting down: no new connections, finishing requests in flight");
         let _ = stop.send(true);
     });
     let result = server.run(stopped);
     tracing::info!("stopped");
     drop(demo);
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("graygate: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    result.map_err(|e| format!("graygate: {e}"))
 }
 
 /// The signals graygate acts on, registered before the first connection is accepted so that
@@ -249,53 +231,22 @@ impl Signals {
     /// Handles signals until SIGINT or SIGTERM: SIGHUP reloads the configuration file (a file
     /// with errors is refused whole and the running configuration stays), SIGUSR1 reopens the
     /// access log.
-    fn run(
-        mut self,
-        path: &std::path::Path,
-        handle: &ServerHandle,
-        overrides: &Overrides,
-        workers: usize,
-    ) {
+    fn run(mut self, control: &Control, handle: &graygate_proxy::ServerHandle) {
         self.runtime.block_on(async {
             loop {
                 tokio::select! {
                     _ = self.int.recv() => return,
                     _ = self.term.recv() => return,
                     _ = self.usr1.recv() => handle.reopen_access_log(),
-                    _ = self.hup.recv() => reload(path, handle, overrides, workers),
+                    _ = self.hup.recv() => match control.reload_file() {
+                        Ok(revision) => tracing::info!(revision, "configuration reloaded"),
+                        Err(errors) => {
+                            handle.registry().globals.reloads_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            tracing::error!("configuration not reloaded, the running one stays:\n{errors}");
+                        }
+                    },
                 }
             }
         });
-    }
-}
-
-fn reload(path: &std::path::Path, handle: &ServerHandle, overrides: &Overrides, workers: usize) {
-    let registry = handle.registry();
-    match load(path, registry) {
-        Ok(mut snapshot) => {
-            let running = handle.snapshot();
-            overrides.apply(&mut snapshot, workers);
-            if snapshot.listen != running.listen
-                || snapshot.metrics.listen != running.metrics.listen
-            {
-                tracing::warn!("listen addresses changed: they take effect at the next restart");
-                snapshot.listen = running.listen.clone();
-            }
-            handle.swap(snapshot);
-            tracing::info!(
-                revision = registry
-                    .globals
-                    .config_revision
-                    .load(std::sync::atomic::Ordering::Relaxed),
-                "configuration reloaded"
-            );
-        }
-        Err(errors) => {
-            registry
-                .globals
-                .reloads_failed
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::error!("configuration not reloaded, the running one stays:\n{errors}");
-        }
     }
 }

@@ -193,6 +193,21 @@ pub struct Globals {
     pub last_reload_ok_unix: AtomicU64,
     pub access_log_written: AtomicU64,
     pub access_log_dropped: AtomicU64,
+    pub admin_auth_failures: AtomicU64,
+    pub admin_changes_ok: AtomicU64,
+    pub admin_changes_rejected: AtomicU64,
+}
+
+/// Request totals of one series, see [`Registry::http_totals`].
+#[derive(Debug, Clone, Default)]
+pub struct HttpTotals {
+    pub host: String,
+    pub site: String,
+    pub version: String,
+    pub requests: u64,
+    pub errors_5xx: u64,
+    /// Per-bucket (not cumulative) counts over [`DURATION_BUCKETS`], then +Inf.
+    pub buckets: [u64; 14],
 }
 
 type Key3 = (String, String, String);
@@ -265,6 +280,37 @@ impl Registry {
     /// Unlabelled per-worker cells.
     pub fn worker_cells(&self) -> Arc<PerWorker<WorkerCells>> {
         self.worker_cells.clone()
+    }
+
+    /// Totals per (host, site, version) since start, summed over workers: for live views that
+    /// compute rates from two readings.
+    pub fn http_totals(&self) -> Vec<HttpTotals> {
+        let series = self.lock();
+        series
+            .http
+            .iter()
+            .map(|((host, site, version), cells)| {
+                let mut t = HttpTotals {
+                    host: host.clone(),
+                    site: site.clone(),
+                    version: version.clone(),
+                    ..HttpTotals::default()
+                };
+                for worker in cells.all() {
+                    for (i, cell) in worker.statuses.iter().enumerate() {
+                        let n = cell.get();
+                        t.requests += n;
+                        if (500..600).contains(&(STATUS_MIN as usize + i)) {
+                            t.errors_5xx += n;
+                        }
+                    }
+                    for (total, cell) in t.buckets.iter_mut().zip(&worker.duration.buckets) {
+                        *total += cell.get();
+                    }
+                }
+                t
+            })
+            .collect()
     }
 
     /// The whole exposition. `nginx_compat` adds the seed's nginx-lua families.

@@ -15,6 +15,8 @@ pub const CONFIG_REVISION: &str = "graygate_config_revision";
 pub const CONFIG_RELOADS: &str = "graygate_config_reloads_total";
 pub const CONFIG_LAST_RELOAD_SUCCESS: &str =
     "graygate_config_last_reload_success_timestamp_seconds";
+pub const ADMIN_AUTH_FAILURES: &str = "graygate_admin_auth_failures_total";
+pub const ADMIN_CHANGES: &str = "graygate_admin_changes_total";
 pub const BUILD_INFO: &str = "graygate_build_info";
 pub const ACCESS_LOG_DROPPED: &str = "graygate_access_log_dropped_total";
 pub const ACCESS_LOG_WRITTEN: &str = "graygate_access_log_lines_total";

@@ -329,6 +329,31 @@ pub(crate) fn render(registry: &Registry, format: Format, nginx_compat: bool) ->
     );
     out.sample(ACCESS_LOG_DROPPED, &[], g.access_log_dropped.load(Relaxed));
     out.family(
+        ADMIN_AUTH_FAILURES,
+        "counter",
+        "Admin API requests refused for a missing or wrong token.",
+    );
+    out.sample(
+        ADMIN_AUTH_FAILURES,
+        &[],
+        g.admin_auth_failures.load(Relaxed),
+    );
+    out.family(
+        ADMIN_CHANGES,
+        "counter",
+        "Changes made through the admin API, by result.",
+    );
+    out.sample(
+        ADMIN_CHANGES,
+        &[("result", "applied")],
+        g.admin_changes_ok.load(Relaxed),
+    );
+    out.sample(
+        ADMIN_CHANGES,
+        &[("result", "rejected")],
+        g.admin_changes_rejected.load(Relaxed),
+    );
+    out.family(
         BUILD_INFO,
         "gauge",
         "Always 1; the labels say which build is running.",

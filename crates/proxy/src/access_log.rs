@@ -183,6 +183,13 @@ fn string(out: &mut String, value: &str) {
     out.push('"');
 }
 
+/// `now` as RFC 3339 UTC with milliseconds, e.g. `2026-11-21T23:59:58.123Z`.
+pub fn timestamp(now: std::time::SystemTime) -> String {
+    let mut out = String::with_capacity(24);
+    rfc3339_millis(&mut out, now);
+    out
+}
+
 /// `2026-11-21T23:59:58.123Z`, computed without a date library (civil-from-days).
 fn rfc3339_millis(out: &mut String, now: std::time::SystemTime) {
     let since = now

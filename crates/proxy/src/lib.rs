@@ -27,5 +27,5 @@ mod snapshot;
 mod worker;
 
 pub use graygate_metrics::Registry;
-pub use snapshot::{Snapshot, Target};
+pub use snapshot::{Snapshot, Target, UNROUTED};
 pub use worker::{Server, ServerHandle};

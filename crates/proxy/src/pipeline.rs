@@ -20,6 +20,7 @@ use std::time::Instant;
 
 const X_GRAYGATE_VERSION: HeaderName = HeaderName::from_static("x-graygate-version");
 const X_GRAYGATE_REASON: HeaderName = HeaderName::from_static("x-graygate-reason");
+const X_GRAYGATE_REVISION: HeaderName = HeaderName::from_static("x-graygate-revision");
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The service hyper calls for each request on a connection.
@@ -154,6 +155,7 @@ async fn route_and_serve(
         if let Ok(reason) = HeaderValue::from_str(site.policy.reason_label(decision.reason)) {
             headers.insert(X_GRAYGATE_REASON, reason);
         }
+        headers.insert(X_GRAYGATE_REVISION, HeaderValue::from(snapshot.revision));
     }
     response
 }

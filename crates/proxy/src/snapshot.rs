@@ -15,6 +15,8 @@ use std::time::Duration;
 /// One configuration, compiled. Immutable once built; shared by all workers.
 #[derive(Debug)]
 pub struct Snapshot {
+    /// The configuration revision this snapshot is (1 at start; the admin store counts up).
+    pub revision: u64,
     pub routes: RouteTable,
     pub sites: Vec<Site>,
     pub listen: Vec<SocketAddr>,
@@ -183,6 +185,7 @@ impl Snapshot {
         }
         match routes {
             Some(routes) if errors.is_empty() => Ok(Snapshot {
+                revision: 1,
                 routes,
                 sites,
                 listen: config.listen.clone(),

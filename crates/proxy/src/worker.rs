@@ -50,14 +50,23 @@ pub struct ServerHandle {
 
 impl ServerHandle {
     /// Makes `snapshot` the configuration of every request that starts from now on; requests in
-    /// flight finish on the one they started with. Listen addresses and the worker count are
-    /// fixed at start: a snapshot that changes them serves, and the change waits for a restart.
-    pub fn swap(&self, snapshot: Snapshot) {
-        self.shared.snapshot.store(Arc::new(snapshot));
+    /// flight finish on the one they started with. What is bound at start stays as it is: the
+    /// listen addresses, the worker count, the metrics address and the access log's destination
+    /// of the running snapshot carry over (changing them takes a restart).
+    pub fn swap(&self, mut snapshot: Snapshot) {
+        let running = self.shared.snapshot.load();
+        snapshot.listen = running.listen.clone();
+        snapshot.workers = running.workers;
+        snapshot.metrics.listen = running.metrics.listen;
+        snapshot.access_log_config = running.access_log_config.clone();
+        if self.shared.access_log.is_none() {
+            snapshot.access_log = None;
+        }
         let globals = &self.shared.registry.globals;
-        globals.config_revision.fetch_add(1, Relaxed);
+        globals.config_revision.store(snapshot.revision, Relaxed);
         globals.reloads_ok.fetch_add(1, Relaxed);
         globals.last_reload_ok_unix.store(unix_now(), Relaxed);
+        self.shared.snapshot.store(Arc::new(snapshot));
     }
 
     /// The snapshot serving new requests.
@@ -109,7 +118,10 @@ impl Server {
             )?),
             None => None,
         };
-        registry.globals.config_revision.store(1, Relaxed);
+        registry
+            .globals
+            .config_revision
+            .store(snapshot.revision, Relaxed);
         registry
             .globals
             .last_reload_ok_unix

@@ -20,6 +20,8 @@ pub struct Gateway {
     pub addr: SocketAddr,
     /// The metrics endpoint, when the config has one.
     pub metrics: Option<SocketAddr>,
+    /// The admin listener, when enabled.
+    pub admin: Option<SocketAddr>,
     pub dir: tempfile::TempDir,
 }
 
@@ -43,6 +45,8 @@ impl Gateway {
                 "127.0.0.1:0",
                 "--metrics-listen",
                 "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
                 "--workers",
                 "2",
             ],
@@ -59,6 +63,8 @@ impl Gateway {
                 "127.0.0.1:0",
                 "--metrics-listen",
                 "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
                 "--workers",
                 "2",
             ],
@@ -67,8 +73,14 @@ impl Gateway {
     }
 
     fn spawn(args: &[&str], dir: tempfile::TempDir) -> Gateway {
+        Gateway::spawn_with(args, dir, &[])
+    }
+
+    /// Starts `graygate` with these arguments and environment variables.
+    pub fn spawn_with(args: &[&str], dir: tempfile::TempDir, env: &[(&str, &str)]) -> Gateway {
         let mut child = Command::new(env!("CARGO_BIN_EXE_graygate"))
             .args(args)
+            .envs(env.iter().copied())
             .env("GRAYGATE_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -77,6 +89,7 @@ impl Gateway {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut metrics = None;
+        let mut admin = None;
         let addr = loop {
             match lines.next() {
                 Some(Ok(line)) => {
@@ -99,6 +112,7 @@ impl Gateway {
             child,
             addr,
             metrics,
+            admin,
             dir,
         }
     }
@@ -297,6 +311,23 @@ impl Client {
         let mut buf = [0u8; 1];
         matches!(self.reader.read(&mut buf), Ok(0))
     }
+}
+
+/// A request with a method, header lines and a body, on a fresh connection.
+pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[&str], body: &str) -> Reply {
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    let mut c = Client::connect(addr);
+    c.send_raw(req.as_bytes());
+    c.read_reply(method == "HEAD").expect("a response")
 }
 
 /// One request on a fresh connection.
