@@ -102,6 +102,9 @@ impl Gateway {
                     {
                         metrics = Some(addr.parse().expect("metrics address"));
                     }
+                    if let Some(addr) = line.strip_prefix("admin on http://").and_then(|l| l.strip_suffix('/')) {
+                        admin = Some(addr.parse().expect("admin address"));
+                    }
                 }
                 _ => panic!("graygate exited before listening"),
             }
