@@ -32,6 +32,13 @@ enum Command {
     },
     /// Print the version.
     Version,
+    /// Run as a drop-in statsd_exporter, with its command-line flags (see docs/statsd.md).
+    #[command(name = "statsd-exporter", disable_help_flag = true)]
+    StatsdExporter {
+        /// statsd_exporter's flags, e.g. --statsd.listen-udp=:9125 --statsd.mapping-config=FILE.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(clap::Args, Clone, Default)]
@@ -57,6 +64,11 @@ struct RunArgs {
 }
 
 fn main() -> ExitCode {
+    // statsd_exporter's flags are its own (`--statsd.listen-udp=:9125`), parsed by its crate.
+    let mut argv = std::env::args_os();
+    if argv.nth(1).is_some_and(|a| a == "statsd-exporter") {
+        return graygate_statsd_exporter::run(argv.collect());
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -72,6 +84,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check { config } => check(&config),
+        Command::StatsdExporter { args } => graygate_statsd_exporter::run(args),
         Command::Run(args) => match run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {

@@ -102,7 +102,10 @@ impl Gateway {
                     {
                         metrics = Some(addr.parse().expect("metrics address"));
                     }
-                    if let Some(addr) = line.strip_prefix("admin on http://").and_then(|l| l.strip_suffix('/')) {
+                    if let Some(addr) = line
+                        .strip_prefix("admin on http://")
+                        .and_then(|l| l.strip_suffix('/'))
+                    {
                         admin = Some(addr.parse().expect("admin address"));
                     }
                 }

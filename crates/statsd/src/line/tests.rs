@@ -1,0 +1,202 @@
+use super::*;
+
+fn parse(line: &str) -> (Vec<Event>, LineStats) {
+    let mut out = Vec::new();
+    let mut stats = LineStats::default();
+    Parser::default().parse_line(line.as_bytes(), &mut out, &mut stats);
+    (out, stats)
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    let mut l = Labels::new();
+    for (k, v) in pairs {
+        set_label(&mut l, (*k).into(), (*v).into());
+    }
+    l
+}
+
+fn one(line: &str) -> Event {
+    let (events, stats) = parse(line);
+    assert_eq!(stats.sample_errors, [0; 10], "{line}: {stats:?}");
+    assert_eq!(events.len(), 1, "{line}: {events:?}");
+    events.into_iter().next().unwrap()
+}
+
+fn error_of(line: &str) -> SampleError {
+    let (events, stats) = parse(line);
+    assert!(events.is_empty(), "{line}: {events:?}");
+    let found: Vec<_> = SampleError::ALL
+        .iter()
+        .filter(|e| stats.errors(**e) > 0)
+        .collect();
+    assert_eq!(found.len(), 1, "{line}: {stats:?}");
+    *found[0]
+}
+
+#[test]
+fn types_and_values() {
+    let e = one("foo:2|c");
+    assert_eq!(
+        (e.name.as_str(), e.kind, e.value, e.relative),
+        ("foo", EventKind::Counter, 2.0, false)
+    );
+    let e = one("foo:-3|g");
+    assert_eq!(
+        (e.kind, e.value, e.relative),
+        (EventKind::Gauge, -3.0, true)
+    );
+    let e = one("foo:+3|g");
+    assert_eq!((e.value, e.relative), (3.0, true));
+    let e = one("foo:250|ms");
+    assert_eq!((e.kind, e.value), (EventKind::Observer, 0.25));
+    assert_eq!(one("foo:250|h").value, 250.0);
+    assert_eq!(one("foo:250|d").value, 250.0);
+    assert!(one("foo:NaN|g").value.is_nan());
+    assert_eq!(one("foo:+Inf|g").value, f64::INFINITY);
+    assert_eq!(one("foo:1e3|c").value, 1000.0);
+}
+
+#[test]
+fn sample_rates() {
+    assert_eq!(one("foo:1|c|@0.1").value, 10.0);
+    assert_eq!(one("foo:1|g|@0.1").value, 1.0);
+    assert_eq!(one("foo:1|ms|@0.1").weight, 10);
+    assert_eq!(one("foo:1|ms|@0.3").weight, 3);
+    assert_eq!(one("foo:1|c|@0").value, 1.0);
+    // A rate above 1 gives int(1/rate) == 0 observations, as upstream.
+    let (events, stats) = parse("foo:1|ms|@2");
+    assert!(events.is_empty());
+    assert_eq!(stats.samples, 1);
+    // An unparsable rate is counted but the sample is kept with rate 1.
+    let (events, stats) = parse("foo:1|c|@abc");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].value, 1.0);
+    assert_eq!(stats.errors(SampleError::InvalidSampleFactor), 1);
+    assert_eq!(one("foo:1|ms|@0.0000000001").weight, MAX_WEIGHT);
+}
+
+#[test]
+fn multiple_values() {
+    let (events, stats) = parse("foo:1|c:2|c");
+    assert_eq!(
+        events.iter().map(|e| e.value).collect::<Vec<_>>(),
+        [1.0, 2.0]
+    );
+    assert_eq!(stats.samples, 2);
+    let (events, _) = parse("foo:1:2:3|ms|#a:b");
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[2].value, 0.003);
+    assert_eq!(events[2].labels, labels(&[("a", "b")]));
+    assert_eq!(
+        error_of("foo:1:2|c"),
+        SampleError::InvalidExtendedAggregateType
+    );
+}
+
+#[test]
+fn tags_in_every_style() {
+    let want = labels(&[("tag1", "bar"), ("tag2", "baz")]);
+    for line in [
+        "foo:1|c|#tag1:bar,tag2:baz",
+        "foo:1|c|#tag1:bar,#tag2:baz",
+        "foo,tag1=bar,tag2=baz:1|c",
+        "foo#tag1=bar,tag2=baz:1|c",
+        "foo[tag1=bar,tag2=baz]:1|c",
+    ] {
+        let (events, stats) = parse(line);
+        assert_eq!(events.len(), 1, "{line}");
+        assert_eq!(events[0].name, "foo", "{line}");
+        assert_eq!(events[0].labels, want, "{line}");
+        assert_eq!(stats.tags, 1, "{line}");
+    }
+    let e = one("foo[tag=v].bar:1|c");
+    assert_eq!(e.name, "foo.bar");
+    let e = one("foo:1|c|#a.b:c:d");
+    assert_eq!(e.labels, labels(&[("a_b", "c:d")]));
+}
+
+#[test]
+fn tag_errors_are_counted_and_the_sample_kept() {
+    for (line, errors) in [
+        ("foo:1|c|#novalue", 1),
+        ("foo:1|c|#:v,k:", 2),
+        ("foo,a=b,,c=d:1|c", 1),
+        ("foo,a=b,:1|c", 0),
+        ("foo[a=b:1|c", 1),
+        ("foo]a=b[:1|c", 1),
+    ] {
+        let (events, stats) = parse(line);
+        assert_eq!(events.len(), 1, "{line}");
+        assert_eq!(stats.tag_errors, errors, "{line}");
+    }
+}
+
+#[test]
+fn every_error_reason() {
+    assert_eq!(error_of("foo"), SampleError::MalformedLine);
+    assert_eq!(error_of(":1|c"), SampleError::MalformedLine);
+    assert_eq!(
+        error_of("foo,a=b:1|c|#c:d"),
+        SampleError::MixedTaggingStyles
+    );
+    assert_eq!(error_of("foo:1"), SampleError::NotEnoughPartsAfterColon);
+    assert_eq!(error_of("foo:1|c|"), SampleError::MalformedComponent);
+    assert_eq!(
+        error_of("foo:1|c|@1|#a:b|@1|@1|@1|@1|@1"),
+        SampleError::MalformedComponent
+    );
+    assert_eq!(error_of("foo:abc|c"), SampleError::MalformedValue);
+    assert_eq!(error_of("foo:1e400|c"), SampleError::MalformedValue);
+    assert_eq!(error_of("foo:0x10|c"), SampleError::MalformedValue);
+    assert_eq!(error_of("foo:1|c|x"), SampleError::InvalidSampleFactor);
+    assert_eq!(error_of("foo:1|s"), SampleError::IllegalEvent);
+    assert_eq!(error_of("foo:1|zz"), SampleError::IllegalEvent);
+    let (events, stats) = parse("foo\u{0}:1|c");
+    assert_eq!((events.len(), stats.samples), (1, 1));
+    let mut out = Vec::new();
+    let mut stats = LineStats::default();
+    Parser::default().parse_line(b"fo\xffo:1|c", &mut out, &mut stats);
+    assert_eq!(stats.errors(SampleError::MalformedLine), 1);
+}
+
+#[test]
+fn empty_line_counts_nothing() {
+    let (events, stats) = parse("");
+    assert!(events.is_empty());
+    assert_eq!(stats, LineStats::default());
+}
+
+#[test]
+fn extensions_can_be_turned_off() {
+    let parser = Parser {
+        influxdb: false,
+        dogstatsd: false,
+        ..Parser::default()
+    };
+    let mut out = Vec::new();
+    let mut stats = LineStats::default();
+    parser.parse_line(b"foo,a=b:1|c|#c:d", &mut out, &mut stats);
+    assert_eq!(out[0].name, "foo,a=b");
+    assert!(out[0].labels.is_empty());
+}
+
+#[test]
+fn dogstatsd_extras_when_enabled() {
+    let parser = Parser {
+        dogstatsd_extras: true,
+        ..Parser::default()
+    };
+    let mut out = Vec::new();
+    let mut stats = LineStats::default();
+    parser.parse_line(b"foo:1|c|#a:b|c:abc|T1656581400", &mut out, &mut stats);
+    assert_eq!(
+        out[0].labels,
+        labels(&[("a", "b"), ("container_id", "abc")])
+    );
+    parser.parse_line(b"foo:1|c|T12x", &mut out, &mut stats);
+    assert_eq!(stats.errors(SampleError::MalformedTimestamp), 1);
+    assert_eq!(
+        error_of("foo:1|c|#a:b|c:abc"),
+        SampleError::InvalidSampleFactor
+    );
+}

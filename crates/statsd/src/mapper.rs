@@ -1,0 +1,333 @@
+//! The compiled mapper: globs in a state machine, then regex rules in order, as
+//! statsd_exporter's `GetMapping`.
+
+use std::sync::Arc;
+
+use regex::{Regex, RegexSet};
+
+use crate::config::{
+    ConfigError, Defaults, MappingConfig, MappingSpec, MatchType, ObserverType, SummaryOptions,
+};
+use crate::glob::Fsm;
+use crate::line::EventKind;
+use crate::template::Template;
+
+/// A mapping ready to use: its spec plus compiled templates.
+#[derive(Debug)]
+pub struct Mapping {
+    pub spec: MappingSpec,
+    /// Label names, sorted (the order of `Mapped::label`).
+    label_keys: Vec<String>,
+    name_template: Option<Template>,
+    label_templates: Vec<Template>,
+    regex: Option<Regex>,
+    /// A literal every match starts with (`^abc\.` gives `abc.`), checked before the regex.
+    regex_prefix: String,
+}
+
+impl Mapping {
+    /// Label names in `Mapped::label` order.
+    pub fn label_keys(&self) -> &[String] {
+        &self.label_keys
+    }
+}
+
+/// The result of a successful match: which mapping, and the expanded name and label values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mapped {
+    /// Index into [`Mapper::mapping`].
+    pub mapping: usize,
+    /// The name, then each label value, back to back; `ends[i]` ends part `i`.
+    buf: String,
+    ends: Vec<u32>,
+}
+
+impl Mapped {
+    /// The expanded (not yet escaped) metric name.
+    pub fn name(&self) -> &str {
+        self.part(0)
+    }
+
+    /// The value of label `i` (in [`Mapping::label_keys`] order).
+    pub fn label(&self, i: usize) -> &str {
+        self.part(i + 1)
+    }
+
+    /// How many labels.
+    pub fn label_count(&self) -> usize {
+        self.ends.len().saturating_sub(1)
+    }
+
+    fn part(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.ends
+            .get(i)
+            .and_then(|end| self.buf.get(start..*end as usize))
+            .unwrap_or("")
+    }
+
+    fn close_part(&mut self) {
+        self.ends.push(self.buf.len() as u32);
+    }
+}
+
+/// Regex rules beyond this count are tried one by one (see `Mapper::new`).
+const MAX_SET: usize = 64;
+
+/// Compiled mapping rules; immutable, share it behind an `Arc`.
+#[derive(Debug)]
+pub struct Mapper {
+    defaults: Defaults,
+    mappings: Vec<Mapping>,
+    fsm: Option<Fsm>,
+    /// Indexes of regex mappings, in order.
+    regexes: Vec<usize>,
+    /// All regex mappings at once, when they fit the regex size limits.
+    regex_set: Option<RegexSet>,
+    warnings: Vec<String>,
+}
+
+impl Default for Mapper {
+    fn default() -> Self {
+        Mapper::new(MappingConfig {
+            defaults: Defaults::default(),
+            mappings: Vec::new(),
+            warnings: Vec::new(),
+        })
+    }
+}
+
+impl Mapper {
+    /// Parses, validates and compiles mapping YAML.
+    pub fn from_yaml(text: &str) -> Result<Mapper, ConfigError> {
+        MappingConfig::from_yaml(text).map(Mapper::new)
+    }
+
+    /// Compiles a validated config.
+    pub fn new(config: MappingConfig) -> Mapper {
+        let mut fsm = Fsm::new(config.defaults.glob_disable_ordering);
+        let mut globs = Vec::new();
+        let mut regexes = Vec::new();
+        let mut mappings = Vec::with_capacity(config.mappings.len());
+        for (i, spec) in config.mappings.into_iter().enumerate() {
+            let label_keys: Vec<String> = spec.labels.iter().map(|(k, _)| k.clone()).collect();
+            let mut mapping = Mapping {
+                label_keys,
+                name_template: None,
+                label_templates: Vec::new(),
+                regex: None,
+                regex_prefix: String::new(),
+                spec,
+            };
+            match mapping.spec.match_type {
+                MatchType::Glob => {
+                    let captures =
+                        fsm.add(&mapping.spec.match_text, mapping.spec.match_metric_type, i);
+                    globs.push(i);
+                    mapping.name_template = Some(Template::new(&mapping.spec.name, captures));
+                    mapping.label_templates = mapping
+                        .spec
+                        .labels
+                        .iter()
+                        .map(|(_, v)| Template::new(v, captures))
+                        .collect();
+                }
+                MatchType::Regex => {
+                    // Validated in MappingConfig; a failure here leaves the rule inert.
+                    mapping.regex = Regex::new(&mapping.spec.match_text).ok();
+                    mapping.regex_prefix = anchored_literal_prefix(&mapping.spec.match_text);
+                    regexes.push(i);
+                }
+            }
+            mappings.push(mapping);
+        }
+        let glob_texts: Vec<&str> = globs
+            .iter()
+            .map(|i| mappings[*i].spec.match_text.as_str())
+            .collect();
+        fsm.finish(&glob_texts);
+        // One pass over a set beats trying rules one by one while the set stays small;
+        // past that its lazy DFA thrashes and the per-rule prefilters win.
+        let regex_set = (regexes.len() > 1 && regexes.len() <= MAX_SET)
+            .then(|| {
+                RegexSet::new(
+                    regexes
+                        .iter()
+                        .map(|i| mappings[*i].spec.match_text.as_str()),
+                )
+                .ok()
+            })
+            .flatten();
+        Mapper {
+            defaults: config.defaults,
+            fsm: (!globs.is_empty()).then_some(fsm),
+            mappings,
+            regexes,
+            regex_set,
+            warnings: config.warnings,
+        }
+    }
+
+    /// The `defaults` section.
+    pub fn defaults(&self) -> &Defaults {
+        &self.defaults
+    }
+
+    /// Mapping `i` (from [`Mapped::mapping`]).
+    pub fn mapping(&self, i: usize) -> Option<&Mapping> {
+        self.mappings.get(i)
+    }
+
+    /// Number of mappings (`statsd_exporter_loaded_mappings`).
+    pub fn len(&self) -> usize {
+        self.mappings.len()
+    }
+
+    /// Whether there are no mappings.
+    pub fn is_empty(&self) -> bool {
+        self.mappings.is_empty()
+    }
+
+    /// Deprecation warnings from loading.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The observer type for an event: the mapping's, else the default; summary if unset.
+    pub fn observer_type(&self, mapping: Option<&Mapping>) -> ObserverType {
+        let t = mapping.map_or(ObserverType::Default, |m| m.spec.observer_type);
+        match t {
+            ObserverType::Default => match self.defaults.observer_type {
+                ObserverType::Histogram => ObserverType::Histogram,
+                _ => ObserverType::Summary,
+            },
+            t => t,
+        }
+    }
+
+    /// Buckets for a new histogram (upstream's registry rule).
+    pub fn buckets<'a>(&'a self, mapping: Option<&'a Mapping>) -> &'a [f64] {
+        match mapping.and_then(|m| m.spec.buckets.as_deref()) {
+            Some(b) if !b.is_empty() => b,
+            _ => &self.defaults.buckets,
+        }
+    }
+
+    /// Options for a new summary (upstream's registry rule: quantiles fall back to the
+    /// defaults, the other options do not).
+    pub fn summary_options(&self, mapping: Option<&Mapping>) -> SummaryOptions {
+        let own = mapping
+            .and_then(|m| m.spec.summary.clone())
+            .unwrap_or_default();
+        let quantiles = if own.quantiles.is_empty() {
+            self.defaults.summary.quantiles.clone()
+        } else {
+            own.quantiles.clone()
+        };
+        SummaryOptions { quantiles, ..own }
+    }
+
+    /// Maps a StatsD name of `kind`; `None` when no rule matches.
+    pub fn map(&self, name: &str, kind: EventKind) -> Option<Mapped> {
+        if let Some(fsm) = &self.fsm {
+            if let Some(mapped) =
+                fsm.lookup(name, kind, |i, captures| self.expand_glob(i, captures))
+            {
+                return Some(mapped);
+            }
+            if self.regexes.is_empty() {
+                return None;
+            }
+        }
+        match &self.regex_set {
+            Some(set) => {
+                let matched = set.matches(name);
+                matched
+                    .iter()
+                    .filter_map(|j| self.regexes.get(j))
+                    .find_map(|i| self.try_regex(*i, name, kind))
+            }
+            None => self
+                .regexes
+                .iter()
+                .find_map(|i| self.try_regex(*i, name, kind)),
+        }
+    }
+
+    fn expand_glob(&self, i: usize, captures: &[&str]) -> Mapped {
+        let m = &self.mappings[i];
+        let mut out = Mapped {
+            mapping: i,
+            buf: String::with_capacity(64),
+            ends: Vec::with_capacity(m.label_templates.len() + 1),
+        };
+        if let Some(t) = &m.name_template {
+            t.expand(captures, &mut out.buf);
+        }
+        out.close_part();
+        for t in &m.label_templates {
+            t.expand(captures, &mut out.buf);
+            out.close_part();
+        }
+        out
+    }
+
+    fn try_regex(&self, i: usize, name: &str, kind: EventKind) -> Option<Mapped> {
+        let m = self.mappings.get(i)?;
+        let regex = m.regex.as_ref()?;
+        if !name.starts_with(&m.regex_prefix) {
+            return None;
+        }
+        let caps = regex.captures(name)?;
+        if m.spec.match_metric_type.is_some_and(|k| k != kind) {
+            return None;
+        }
+        let mut out = Mapped {
+            mapping: i,
+            buf: String::with_capacity(64),
+            ends: Vec::with_capacity(m.spec.labels.len() + 1),
+        };
+        caps.expand(&m.spec.name, &mut out.buf);
+        out.close_part();
+        for (_, v) in &m.spec.labels {
+            caps.expand(v, &mut out.buf);
+            out.close_part();
+        }
+        Some(out)
+    }
+}
+
+/// The literal text at the start of a `^`-anchored pattern, up to the first
+/// metacharacter (a quantifier drops the character before it).
+fn anchored_literal_prefix(pattern: &str) -> String {
+    // An alternation anywhere could make the prefix optional.
+    let Some(rest) = pattern.strip_prefix('^').filter(|_| !pattern.contains('|')) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        let literal = match c {
+            '\\' => match chars.peek() {
+                Some(&n) if n.is_ascii_punctuation() => {
+                    chars.next();
+                    n
+                }
+                _ => break,
+            },
+            c if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == ':' || c == '/' => c,
+            _ => break,
+        };
+        if matches!(chars.peek(), Some('*' | '?' | '{' | '+')) {
+            break;
+        }
+        out.push(literal);
+    }
+    out
+}
+
+/// A cached mapping result: `None` is a cached miss.
+pub type CachedMapping = Option<Arc<Mapped>>;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,202 @@
+use super::*;
+
+fn mapper(yaml: &str) -> Mapper {
+    match Mapper::from_yaml(yaml) {
+        Ok(m) => m,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn map(m: &Mapper, name: &str, kind: EventKind) -> Option<(String, Vec<(String, String)>)> {
+    m.map(name, kind).map(|r| {
+        let keys = m.mapping(r.mapping).unwrap().label_keys();
+        let labels = (0..r.label_count())
+            .map(|i| (keys[i].clone(), r.label(i).to_owned()))
+            .collect();
+        (r.name().to_owned(), labels)
+    })
+}
+
+fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+}
+
+const TALK: &str = r#"
+mappings:
+- match: test.dispatcher.*.*.*
+  name: "dispatcher_events_total"
+  labels:
+    processor: "$1"
+    action: "$2"
+    outcome: "$3"
+    job: "test_dispatcher"
+- match: "*.signup.*.*"
+  name: "signup_events_total"
+  labels:
+    provider: "$2"
+    outcome: "$3"
+    job: "${1}_server"
+"#;
+
+#[test]
+fn the_talk_rules() {
+    let m = mapper(TALK);
+    assert_eq!(
+        map(
+            &m,
+            "test.dispatcher.FooProcessor.send.success",
+            EventKind::Counter
+        ),
+        Some((
+            "dispatcher_events_total".into(),
+            pairs(&[
+                ("action", "send"),
+                ("job", "test_dispatcher"),
+                ("outcome", "success"),
+                ("processor", "FooProcessor")
+            ])
+        ))
+    );
+    assert_eq!(
+        map(
+            &m,
+            "foo_product.signup.facebook.failure",
+            EventKind::Counter
+        ),
+        Some((
+            "signup_events_total".into(),
+            pairs(&[
+                ("job", "foo_product_server"),
+                ("outcome", "failure"),
+                ("provider", "facebook")
+            ])
+        ))
+    );
+    assert_eq!(map(&m, "test.web-server.foo.bar", EventKind::Counter), None);
+    assert_eq!(map(&m, "test.dispatcher.a.b", EventKind::Counter), None);
+}
+
+#[test]
+fn regex_rules_come_after_globs_in_order() {
+    let m = mapper(
+        r#"
+mappings:
+- match: "(.*)\\.bar"
+  match_type: regex
+  name: "regex_${1}"
+  labels:
+    first: "$1"
+- match: "foo.*"
+  name: "glob_$1"
+- match: "(.*)"
+  match_type: regex
+  name: "catch_all"
+"#,
+    );
+    assert_eq!(map(&m, "foo.bar", EventKind::Gauge).unwrap().0, "glob_bar");
+    assert_eq!(
+        map(&m, "x.y.bar", EventKind::Gauge).unwrap(),
+        ("regex_x.y".into(), pairs(&[("first", "x.y")]))
+    );
+    assert_eq!(map(&m, "zz", EventKind::Gauge).unwrap().0, "catch_all");
+}
+
+#[test]
+fn regex_templates_follow_go_expand() {
+    let m = mapper(
+        "mappings:\n- match: \"(a)(b)\"\n  match_type: regex\n  name: \"x_$1_y\"\n  labels:\n    l1: \"$2$$\"\n",
+    );
+    // `$1_y` names group "1_y", which does not exist.
+    assert_eq!(
+        map(&m, "ab", EventKind::Counter).unwrap(),
+        ("x_".into(), pairs(&[("l1", "b$")]))
+    );
+}
+
+#[test]
+fn match_metric_type_filters() {
+    let m = mapper(
+        r#"
+mappings:
+- match: "a.*"
+  name: "a_gauge"
+  match_metric_type: gauge
+- match: "a.*"
+  name: "a_other"
+- match: "r.*"
+  match_type: regex
+  name: "r_timer"
+  match_metric_type: observer
+"#,
+    );
+    assert_eq!(map(&m, "a.x", EventKind::Gauge).unwrap().0, "a_gauge");
+    assert_eq!(map(&m, "a.x", EventKind::Counter).unwrap().0, "a_other");
+    assert_eq!(map(&m, "r.x", EventKind::Observer).unwrap().0, "r_timer");
+    assert_eq!(map(&m, "r.x", EventKind::Counter), None);
+}
+
+#[test]
+fn options_fall_back_like_the_registry() {
+    let m = mapper(
+        r#"
+defaults:
+  observer_type: histogram
+  histogram_options:
+    buckets: [1, 5]
+mappings:
+- match: "h.*"
+  name: "h"
+- match: "s.*"
+  name: "s"
+  observer_type: summary
+"#,
+    );
+    let h = m.mapping(0);
+    assert_eq!(m.observer_type(h), ObserverType::Histogram);
+    assert_eq!(m.buckets(h), [1.0, 5.0]);
+    assert_eq!(m.observer_type(None), ObserverType::Histogram);
+    let s = m.mapping(1);
+    assert_eq!(m.observer_type(s), ObserverType::Summary);
+    assert_eq!(m.summary_options(s).quantiles.len(), 3);
+    assert_eq!(Mapper::default().observer_type(None), ObserverType::Summary);
+}
+
+#[test]
+fn many_regexes_use_the_set_in_order() {
+    let mut yaml = String::from("mappings:\n");
+    for i in 0..50 {
+        yaml.push_str(&format!(
+            "- match: \"^m{i}\\\\.(.*)\"\n  match_type: regex\n  name: \"r{i}_$1\"\n"
+        ));
+    }
+    yaml.push_str("- match: \"^m4(.*)\"\n  match_type: regex\n  name: \"late\"\n");
+    let m = mapper(&yaml);
+    assert!(m.regex_set.is_some());
+    assert_eq!(map(&m, "m42.x", EventKind::Counter).unwrap().0, "r42_x");
+    assert_eq!(map(&m, "m4zz", EventKind::Counter).unwrap().0, "late");
+}
+
+#[test]
+fn a_thousand_regexes_are_tried_in_order() {
+    let mut yaml = String::from("mappings:\n");
+    for i in 0..1000 {
+        yaml.push_str(&format!("- match: \"^app{i}\\\\.([^.]*)\\\\.request\\\\.(.*)$\"\n  match_type: regex\n  name: app{i}\n"));
+    }
+    let m = mapper(&yaml);
+    assert!(m.regex_set.is_none());
+    assert_eq!(
+        map(&m, "app999.h.request.2", EventKind::Counter).unwrap().0,
+        "app999"
+    );
+}
+
+#[test]
+fn literal_prefixes_of_anchored_regexes() {
+    assert_eq!(anchored_literal_prefix("^app1\\.([^.]*)"), "app1.");
+    assert_eq!(anchored_literal_prefix("^ab?c"), "a");
+    assert_eq!(anchored_literal_prefix("^ab+"), "a");
+    assert_eq!(anchored_literal_prefix("abc"), "");
+    assert_eq!(anchored_literal_prefix("^a|b"), "");
+    assert_eq!(anchored_literal_prefix("^(?i)ab"), "");
+    assert_eq!(anchored_literal_prefix("^\\d"), "");
+}
