@@ -21,6 +21,7 @@ use tokio::sync::watch;
 pub struct App {
     pub settings: Settings,
     pub control: Arc<Control>,
+    pub certificates: Option<Arc<crate::Certificates>>,
     pub server: ServerHandle,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -59,6 +60,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/explain", post(explain))
         .route("/decide", get(decide))
         .route("/stats", get(stats))
+        .route("/certificates", get(list_certificates))
+        .route(
+            "/certificates/{name}",
+            put(put_certificate).delete(delete_certificate),
+        )
         .fallback(|| async { ApiError::not_found("no such API resource") })
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -645,4 +651,55 @@ fn random_bytes() -> [u8; 16] {
         .map_or(0, |d| d.as_nanos());
     let mixed = xxhash_rust::xxh3::xxh3_128(&nanos.to_le_bytes());
     mixed.to_le_bytes()
+}
+
+fn certificates(app: &App) -> ApiResult<&Arc<crate::Certificates>> {
+    app.certificates
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("TLS is not configured (no `tls` section)"))
+}
+
+async fn list_certificates(State(app): Shared) -> ApiResult<Json<Value>> {
+    let certs = certificates(&app)?;
+    let list: Vec<Value> = certs
+        .store
+        .list()
+        .iter()
+        .map(|(source, c)| crate::certs::describe(*source, c))
+        .collect();
+    Ok(Json(Value::Array(list)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Upload {
+    cert_pem: String,
+    key_pem: String,
+}
+
+async fn put_certificate(
+    State(app): Shared,
+    Path(name): Path<String>,
+    Json(value): Json<Value>,
+) -> ApiResult<Json<Value>> {
+    let Upload { cert_pem, key_pem } = body(value)?;
+    let certs = certificates(&app)?.clone();
+    let certificate = tokio::task::spawn_blocking(move || certs.put(&name, &cert_pem, &key_pem))
+        .await
+        .map_err(|_| ApiError::internal("the upload did not complete"))??;
+    Ok(Json(crate::certs::describe(
+        graygate_tls::Source::Api,
+        &certificate,
+    )))
+}
+
+async fn delete_certificate(
+    State(app): Shared,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let certs = certificates(&app)?.clone();
+    tokio::task::spawn_blocking(move || certs.delete(&name))
+        .await
+        .map_err(|_| ApiError::internal("the delete did not complete"))??;
+    Ok(Json(json!({"deleted": true})))
 }

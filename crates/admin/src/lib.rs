@@ -7,10 +7,12 @@
 
 mod api;
 mod auth;
+mod certs;
 mod control;
 mod error;
 mod store;
 
+pub use certs::Certificates;
 pub use control::{Control, Prepare, StartError};
 pub use error::ApiError;
 pub use store::{Revision, StateFile};
@@ -72,6 +74,7 @@ impl Settings {
 pub fn spawn(
     settings: Settings,
     control: Arc<Control>,
+    certificates: Option<Arc<Certificates>>,
     server: ServerHandle,
     shutdown: watch::Receiver<bool>,
 ) -> io::Result<SocketAddr> {
@@ -89,6 +92,7 @@ pub fn spawn(
     let app = api::router(Arc::new(api::App {
         settings,
         control,
+        certificates,
         server,
         shutdown: shutdown.clone(),
     }));

@@ -53,12 +53,14 @@ impl Store {
                 None,
             ));
         };
-        fs::create_dir_all(dir.join("revisions")).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot create the state directory {}: {e}", dir.display()),
-            )
-        })?;
+        fs::create_dir_all(dir.join("revisions"))
+            .and_then(|()| fs::create_dir_all(dir.join("certs")))
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot create the state directory {}: {e}", dir.display()),
+                )
+            })?;
         let state = match fs::read(dir.join("state.json")) {
             Ok(bytes) => Some(serde_json::from_slice::<StateFile>(&bytes).map_err(|e| {
                 io::Error::new(
@@ -196,7 +198,7 @@ fn append_audit(dir: &Path, rev: &Revision) -> io::Result<()> {
 }
 
 /// Writes `bytes` to `path` so that `path` always holds either the old or the new content.
-fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp",

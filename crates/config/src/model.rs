@@ -30,6 +30,9 @@ pub struct Config {
     /// The admin API and page.
     #[serde(default)]
     pub admin: Admin,
+    /// HTTPS listeners and certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
     /// The sites, matched by host and path prefix.
     pub sites: Vec<Site>,
 }
@@ -57,6 +60,83 @@ impl Default for Metrics {
             enabled: true,
             listen: SocketAddr::from(([0, 0, 0, 0], 9113)),
             nginx_compat: false,
+        }
+    }
+}
+
+/// HTTPS: listeners, certificates chosen by SNI, HTTP/2 limits.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// HTTPS listen addresses (nginx `listen ... ssl`).
+    pub listen: Vec<SocketAddr>,
+    /// Certificates from files: PEM chain (leaf first) and PEM private key.
+    #[serde(default)]
+    pub certificates: Vec<TlsCertificate>,
+    /// A directory watched for `<name>.crt` + `<name>.key` pairs: added, replaced or removed
+    /// files take effect within a second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<PathBuf>,
+    /// The certificate for unknown or absent SNI. Default: the first of `certificates`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_certificate: Option<String>,
+    /// Environment variable with the key (64 hex digits) that seals private keys uploaded
+    /// through the admin API before they are written to the state directory.
+    #[serde(default = "default_sealing_key_env")]
+    pub sealing_key_env: String,
+    /// File with that key, used when the variable is unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealing_key_file: Option<PathBuf>,
+    /// Time allowed for a TLS handshake.
+    #[serde(default = "default_handshake_timeout_ms")]
+    pub handshake_timeout_ms: u64,
+    /// HTTP/2 limits.
+    #[serde(default)]
+    pub http2: Http2,
+}
+
+fn default_sealing_key_env() -> String {
+    "GRAYGATE_SEALING_KEY".into()
+}
+
+fn default_handshake_timeout_ms() -> u64 {
+    10_000
+}
+
+/// A certificate from files.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsCertificate {
+    /// Name in metrics, logs and the admin API.
+    pub name: String,
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// HTTP/2 limits (nginx `http2_max_concurrent_streams`, `large_client_header_buffers`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http2 {
+    /// Streams a client may have open at once on one connection.
+    pub max_concurrent_streams: u32,
+    /// Largest header list (decoded) of one request.
+    pub max_header_list_bytes: u32,
+    /// Streams reset by the client before graygate accepted them, kept at most (rapid-reset
+    /// defence: more and the connection is closed).
+    pub max_pending_reset_streams: usize,
+    /// Streams graygate may reset for protocol errors before it closes the connection.
+    pub max_local_error_resets: usize,
+}
+
+impl Default for Http2 {
+    fn default() -> Http2 {
+        Http2 {
+            max_concurrent_streams: 128,
+            max_header_list_bytes: 32 * 1024,
+            max_pending_reset_streams: 20,
+            max_local_error_resets: 1024,
         }
     }
 }
@@ -173,6 +253,9 @@ pub struct Site {
     /// clients which version they got.
     #[serde(default)]
     pub version_header: bool,
+    /// Answer plain-HTTP requests with a redirect to HTTPS (301, 308 for methods with a body).
+    #[serde(default)]
+    pub https_redirect: bool,
     /// Which version each request gets.
     pub release: Release,
 }

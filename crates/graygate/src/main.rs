@@ -4,9 +4,9 @@
 mod demo;
 
 use clap::{Parser, Subcommand};
-use graygate_admin::{Control, Settings};
+use graygate_admin::{Certificates, Control, Settings};
 use graygate_config::Document;
-use graygate_proxy::{Registry, Server, Snapshot};
+use graygate_proxy::{Registry, Server, Snapshot, TlsListeners};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -61,6 +61,9 @@ struct RunArgs {
     /// Keep the admin state (revisions, audit log) here instead of the configured directory.
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// Listen for HTTPS here instead of the configured addresses (repeatable).
+    #[arg(long)]
+    tls_listen: Vec<SocketAddr>,
 }
 
 fn main() -> ExitCode {
@@ -176,8 +179,21 @@ fn run(args: RunArgs) -> Result<(), String> {
     } else {
         None
     };
+    let (tls, certificates) = match &file.tls {
+        Some(settings) => {
+            let (listeners, certificates) = setup_tls(
+                settings,
+                &args,
+                doc.base_dir(),
+                state_dir.as_deref(),
+                &registry,
+            )?;
+            (Some(listeners), Some(certificates))
+        }
+        None => (None, None),
+    };
     let metrics = snapshot.metrics.enabled.then_some(snapshot.metrics.listen);
-    let server = Server::bind(snapshot, registry).map_err(|e| format!("graygate: {e}"))?;
+    let server = Server::bind(snapshot, registry, tls).map_err(|e| format!("graygate: {e}"))?;
     let handle = server.handle();
     control.attach(handle.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -187,9 +203,14 @@ fn run(args: RunArgs) -> Result<(), String> {
         println!("metrics on http://{addr}/metrics");
     }
     if let Some(settings) = admin {
-        let addr =
-            graygate_admin::spawn(settings, control.clone(), handle.clone(), stopped.clone())
-                .map_err(|e| format!("graygate: {e}"))?;
+        let addr = graygate_admin::spawn(
+            settings,
+            control.clone(),
+            certificates,
+            handle.clone(),
+            stopped.clone(),
+        )
+        .map_err(|e| format!("graygate: {e}"))?;
         println!("admin on http://{addr}/");
         if !control.persistent() {
             tracing::warn!(
@@ -199,6 +220,9 @@ fn run(args: RunArgs) -> Result<(), String> {
     }
     let signals =
         Signals::register().map_err(|e| format!("graygate: cannot handle signals: {e}"))?;
+    for addr in server.local_tls_addrs() {
+        println!("listening on https://{addr}");
+    }
     for addr in server.local_addrs() {
         // Parsed by tests and scripts: keep this line's shape (it comes last).
         println!("listening on http://{addr}");
@@ -213,6 +237,82 @@ fn run(args: RunArgs) -> Result<(), String> {
     tracing::info!("stopped");
     drop(demo);
     result.map_err(|e| format!("graygate: {e}"))
+}
+
+/// The certificate store with its three sources (configuration files, the watched directory,
+/// the admin API's sealed certificates), and the HTTPS listeners that resolve from it.
+fn setup_tls(
+    settings: &graygate_config::Tls,
+    args: &RunArgs,
+    base_dir: &Path,
+    state_dir: Option<&Path>,
+    registry: &Registry,
+) -> Result<(TlsListeners, Arc<Certificates>), String> {
+    use graygate_tls::{CertStore, Sealer, Source};
+    let refuse = |e: &dyn std::fmt::Display| {
+        format!("{e}\ngraygate: not starting: the TLS configuration has errors")
+    };
+    let store = Arc::new(CertStore::new(settings.default_certificate.clone()));
+    let mut from_files = Vec::new();
+    for c in &settings.certificates {
+        from_files.push(
+            graygate_tls::load_files(&c.name, &base_dir.join(&c.cert), &base_dir.join(&c.key))
+                .map_err(|e| refuse(&e))?,
+        );
+    }
+    store.replace(Source::Config, from_files);
+    let key = std::env::var(&settings.sealing_key_env)
+        .ok()
+        .filter(|k| !k.is_empty())
+        .or_else(|| {
+            settings
+                .sealing_key_file
+                .as_ref()
+                .and_then(|f| std::fs::read_to_string(base_dir.join(f)).ok())
+        });
+    let sealer = key
+        .map(|k| Sealer::from_hex(&k))
+        .transpose()
+        .map_err(|e| refuse(&format!("sealing key: {e}")))?;
+    let hint = format!(
+        "set ${} to 64 hex digits (`openssl rand -hex 32`) or tls.sealing_key_file",
+        settings.sealing_key_env
+    );
+    let certificates = Arc::new(Certificates::new(
+        store.clone(),
+        state_dir.map(|d| d.join("certs")),
+        sealer,
+        hint,
+    ));
+    for problem in certificates.load() {
+        tracing::error!("stored certificate not loaded: {problem}");
+    }
+    if let Some(dir) = &settings.directory {
+        graygate_tls::watch_directory(store.clone(), base_dir.join(dir)).map_err(|e| refuse(&e))?;
+    }
+    let listed = store.clone();
+    registry.set_certificates(Box::new(move || {
+        listed
+            .list()
+            .into_iter()
+            .map(|(source, c)| (c.name, source.label().to_string(), c.not_after))
+            .collect()
+    }));
+    let config = graygate_tls::server_config(store).map_err(|e| refuse(&e))?;
+    let listen = if args.tls_listen.is_empty() {
+        settings.listen.clone()
+    } else {
+        args.tls_listen.clone()
+    };
+    let handshake_timeout = std::time::Duration::from_millis(settings.handshake_timeout_ms.max(1));
+    Ok((
+        TlsListeners {
+            listen,
+            config,
+            handshake_timeout,
+        },
+        certificates,
+    ))
 }
 
 /// The signals graygate acts on, registered before the first connection is accepted so that

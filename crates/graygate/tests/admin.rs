@@ -719,7 +719,7 @@ fn the_latest_change_wins_between_file_and_api() {
     let (_, revisions) = api(&gw, "GET", "/revisions", None);
     assert_eq!(revisions["current"], 3);
     assert_eq!(revisions["revisions"][0]["actor"], "file");
-    // The state directory never holds more than JSON state, revisions and the audit log.
+    // The state directory holds the JSON state, revisions, the audit log and (sealed) certificates.
     let names: Vec<String> = std::fs::read_dir(state.path())
         .expect("dir")
         .filter_map(|e| e.ok())
@@ -728,7 +728,7 @@ fn the_latest_change_wins_between_file_and_api() {
     assert!(
         names
             .iter()
-            .all(|n| ["state.json", "revisions", "audit.log"].contains(&n.as_str())),
+            .all(|n| ["state.json", "revisions", "certs", "audit.log"].contains(&n.as_str())),
         "{names:?}"
     );
     drop(dir);

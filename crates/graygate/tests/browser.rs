@@ -24,7 +24,11 @@ fn a_release_manager_drives_the_admin_page() {
         "--state-dir",
         state.to_str().expect("path"),
     ];
-    let gw = Gateway::spawn_with(&args, dir, &[("GRAYGATE_ADMIN_TOKEN", "browser-test-token")]);
+    let gw = Gateway::spawn_with(
+        &args,
+        dir,
+        &[("GRAYGATE_ADMIN_TOKEN", "browser-test-token")],
+    );
     let admin = gw.admin.expect("admin listener");
     let browser_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(
@@ -44,7 +48,12 @@ fn a_release_manager_drives_the_admin_page() {
         .arg(&screenshot)
         .output()
         .expect("node is installed (scripts/test.sh installs it)");
-    let log = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let log =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the browser test failed:\n{log}");
-    assert!(screenshot.metadata().is_ok_and(|m| m.len() > 10_000), "no screenshot at {}", screenshot.display());
+    assert!(
+        screenshot.metadata().is_ok_and(|m| m.len() > 10_000),
+        "no screenshot at {}",
+        screenshot.display()
+    );
 }

@@ -182,6 +182,29 @@ pub struct WorkerCells {
     pub rejected_405: Cell,
     pub new_devices: Cell,
     pub upstream_connections: Cell,
+    /// Requests by protocol: HTTP/1.x in clear, HTTP/1.1 over TLS, HTTP/2 over TLS.
+    pub requests_h1: Cell,
+    pub requests_h1_tls: Cell,
+    pub requests_h2: Cell,
+    pub tls_handshakes: Cell,
+    /// Failed handshakes by reason, see [`TLS_FAILURE_REASONS`].
+    pub tls_failures: [Cell; 3],
+}
+
+/// Reasons a TLS handshake fails: `timeout`, `protocol` (bad records, no shared version or
+/// cipher, alerts), `io` (the peer went away).
+pub const TLS_FAILURE_REASONS: [&str; 3] = ["timeout", "protocol", "io"];
+
+/// Certificates in effect: name, source, expiry (unix seconds). Supplied by the TLS store.
+pub type CertificateList = Box<dyn Fn() -> Vec<(String, String, i64)> + Send + Sync>;
+
+/// Holds the certificate list supplier; opaque in debug output.
+struct Certificates(std::sync::OnceLock<CertificateList>);
+
+impl std::fmt::Debug for Certificates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Certificates(..)")
+    }
 }
 
 /// Process-wide values set outside the request path.
@@ -224,6 +247,7 @@ struct Series {
 #[derive(Debug)]
 pub struct Registry {
     workers: usize,
+    certificates: Certificates,
     series: Mutex<Series>,
     worker_cells: Arc<PerWorker<WorkerCells>>,
     pub globals: Globals,
@@ -237,6 +261,7 @@ impl Registry {
             .map_or(0.0, |d| d.as_secs_f64());
         Arc::new(Registry {
             workers: workers.max(1),
+            certificates: Certificates(std::sync::OnceLock::new()),
             series: Mutex::default(),
             worker_cells: PerWorker::new(workers),
             globals: Globals::default(),
@@ -275,6 +300,15 @@ impl Registry {
             .entry(name.to_string())
             .or_insert_with(|| PerWorker::new(self.workers))
             .clone()
+    }
+
+    /// Where certificate expiries come from (set once, when TLS is configured).
+    pub fn set_certificates(&self, list: CertificateList) {
+        let _ = self.certificates.0.set(list);
+    }
+
+    fn certificates(&self) -> Vec<(String, String, i64)> {
+        self.certificates.0.get().map(|f| f()).unwrap_or_default()
     }
 
     /// Unlabelled per-worker cells.

@@ -288,6 +288,49 @@ pub(crate) fn render(registry: &Registry, format: Format, nginx_compat: bool) ->
         total(|w| &w.upstream_connections),
     );
 
+    out.family(HTTP_PROTOCOL_REQUESTS, "counter", "Requests by protocol (h1: HTTP/1.x in clear, h1-tls: HTTP/1.1 over TLS, h2: HTTP/2 over TLS).");
+    out.sample(
+        HTTP_PROTOCOL_REQUESTS,
+        &[("protocol", "h1")],
+        total(|w| &w.requests_h1),
+    );
+    out.sample(
+        HTTP_PROTOCOL_REQUESTS,
+        &[("protocol", "h1-tls")],
+        total(|w| &w.requests_h1_tls),
+    );
+    out.sample(
+        HTTP_PROTOCOL_REQUESTS,
+        &[("protocol", "h2")],
+        total(|w| &w.requests_h2),
+    );
+    out.family(TLS_HANDSHAKES, "counter", "TLS handshakes completed.");
+    out.sample(TLS_HANDSHAKES, &[], total(|w| &w.tls_handshakes));
+    out.family(
+        TLS_HANDSHAKE_FAILURES,
+        "counter",
+        "TLS handshakes that failed, by reason.",
+    );
+    for (i, reason) in crate::TLS_FAILURE_REASONS.iter().enumerate() {
+        let failed: u64 = workers.iter().map(|w| w.tls_failures[i].get()).sum();
+        out.sample(TLS_HANDSHAKE_FAILURES, &[("reason", reason)], failed);
+    }
+    let certificates = registry.certificates();
+    out.family(
+        TLS_CERTIFICATE_EXPIRY,
+        "gauge",
+        "Seconds until each certificate in effect expires.",
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    for (name, source, not_after) in &certificates {
+        out.sample(
+            TLS_CERTIFICATE_EXPIRY,
+            &[("name", name), ("source", source)],
+            not_after - now,
+        );
+    }
     let g = &registry.globals;
     out.family(
         CONFIG_REVISION,

@@ -39,6 +39,7 @@ impl ClientValues {
 pub fn request_headers(
     headers: &mut HeaderMap,
     client: SocketAddr,
+    tls: bool,
     upstream: &Upstream,
     server: SocketAddr,
 ) -> ClientValues {
@@ -71,7 +72,8 @@ pub fn request_headers(
         forwarded.unwrap_or_else(|| ip_value.clone()),
     );
     headers.insert(X_REAL_IP, ip_value);
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    let proto = if tls { "https" } else { "http" };
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     match (upstream.pass_host, &upstream.upstream_host) {
         (PassHost::Rewrite, Some(host)) => {
             headers.insert(header::HOST, host.clone());
@@ -184,6 +186,7 @@ mod tests {
         request_headers(
             &mut h,
             CLIENT.parse().unwrap(),
+            false,
             &upstream("pass"),
             SERVER.parse().unwrap(),
         );
@@ -212,6 +215,7 @@ mod tests {
         let saved = request_headers(
             &mut h,
             CLIENT.parse().unwrap(),
+            false,
             &upstream("pass"),
             SERVER.parse().unwrap(),
         );
@@ -221,6 +225,7 @@ mod tests {
         request_headers(
             &mut again,
             CLIENT.parse().unwrap(),
+            false,
             &upstream("node"),
             SERVER.parse().unwrap(),
         );
@@ -235,6 +240,7 @@ mod tests {
         request_headers(
             &mut h,
             "[::ffff:10.1.1.1]:1".parse().unwrap(),
+            false,
             &upstream("pass"),
             SERVER.parse().unwrap(),
         );
@@ -252,6 +258,7 @@ mod tests {
             request_headers(
                 &mut h,
                 CLIENT.parse().unwrap(),
+                false,
                 &upstream(mode),
                 SERVER.parse().unwrap(),
             );
@@ -261,6 +268,7 @@ mod tests {
         request_headers(
             &mut h,
             CLIENT.parse().unwrap(),
+            false,
             &upstream("pass"),
             SERVER.parse().unwrap(),
         );

@@ -28,4 +28,4 @@ mod worker;
 
 pub use graygate_metrics::Registry;
 pub use snapshot::{Snapshot, Target, UNROUTED};
-pub use worker::{Server, ServerHandle};
+pub use worker::{Server, ServerHandle, TlsListeners};

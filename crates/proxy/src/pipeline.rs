@@ -30,7 +30,16 @@ pub(crate) async fn handle(
     mut request: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let snapshot = worker.snapshot();
-    let last_on_connection = conn.begin_request(&worker) >= snapshot.server.keepalive_requests;
+    let http1 = request.version() < http::Version::HTTP_2;
+    let cells = worker.cells();
+    match (http1, conn.tls) {
+        (true, false) => cells.requests_h1.inc(),
+        (true, true) => cells.requests_h1_tls.inc(),
+        (false, _) => cells.requests_h2.inc(),
+    }
+    // HTTP/2 has its own connection management; `Connection: close` is HTTP/1 only.
+    let last_on_connection =
+        conn.begin_request(&worker) >= snapshot.server.keepalive_requests && http1;
     let mut log = LogPhase::start(worker.clone(), conn.clone(), snapshot.clone());
     if log.logs_access() {
         log.details = Some(Box::new(details(&worker, &mut request)));
@@ -43,7 +52,6 @@ pub(crate) async fn handle(
     let mut response = match checked {
         Ok(()) => route_and_serve(&worker, &conn, &snapshot, request, &mut log).await,
         Err(status) => {
-            let cells = worker.cells();
             if status == StatusCode::METHOD_NOT_ALLOWED {
                 cells.rejected_405.inc()
             } else {
@@ -119,6 +127,9 @@ async fn route_and_serve(
         return status_response(StatusCode::NOT_FOUND);
     };
     let site = &snapshot.sites[usize::from(route.site)];
+    if site.https_redirect && !conn.tls {
+        return https_redirect(&request, snapshot.https_port);
+    }
 
     let view = RequestView {
         headers: request.headers(),
@@ -237,7 +248,16 @@ where
 {
     let server = worker.pools.pick(upstream);
     let (mut parts, body) = request.into_parts();
-    let saved = forward::request_headers(&mut parts.headers, conn.peer, upstream, server);
+    // HTTP/2 (and absolute-form targets) name the host in the URI: pass it on as Host.
+    if !parts.headers.contains_key(header::HOST)
+        && let Some(authority) = parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        parts.headers.insert(header::HOST, authority);
+    }
+    let saved = forward::request_headers(&mut parts.headers, conn.peer, conn.tls, upstream, server);
     // Upstreams get origin-form targets over HTTP/1.1 whatever the client spoke.
     if parts.uri.authority().is_some() {
         let origin_form = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
@@ -296,6 +316,38 @@ async fn serve_files<B>(
         .map(|body| ProxyBody::new(Source::File(body)))
 }
 
+/// `301` (`308` when the method has a body to keep) to the same URL over HTTPS, as nginx's
+/// `return 301 https://$host$request_uri`.
+fn https_redirect<B>(request: &Request<B>, https_port: Option<u16>) -> Response<ProxyBody> {
+    let host = host_of(request);
+    // The host without its port; an IPv6 literal keeps its brackets.
+    let name = match host.rfind(':') {
+        Some(colon)
+            if !host[colon..].contains(']')
+                && host[colon + 1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            &host[..colon]
+        }
+        _ => host,
+    };
+    let authority = match https_port {
+        Some(443) | None => name.to_string(),
+        Some(port) => format!("{name}:{port}"),
+    };
+    let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let keeps_body = !matches!(*request.method(), http::Method::GET | http::Method::HEAD);
+    let status = if keeps_body {
+        StatusCode::PERMANENT_REDIRECT
+    } else {
+        StatusCode::MOVED_PERMANENTLY
+    };
+    let mut response = status_response(status);
+    if let Ok(location) = HeaderValue::from_str(&format!("https://{authority}{target}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
 fn error_response(error: &UpstreamError) -> Response<ProxyBody> {
     match error {
         _ if error.client_caused() => status_response(StatusCode::BAD_REQUEST),
@@ -307,6 +359,8 @@ fn error_response(error: &UpstreamError) -> Response<ProxyBody> {
 /// A short plain-text response for a status: no internal detail ever goes to the client.
 pub(crate) fn status_response(status: StatusCode) -> Response<ProxyBody> {
     let text: &'static str = match status {
+        StatusCode::MOVED_PERMANENTLY => "301 Moved Permanently\n",
+        StatusCode::PERMANENT_REDIRECT => "308 Permanent Redirect\n",
         StatusCode::BAD_REQUEST => "400 Bad Request\n",
         StatusCode::NOT_FOUND => "404 Not Found\n",
         StatusCode::METHOD_NOT_ALLOWED => "405 Method Not Allowed\n",

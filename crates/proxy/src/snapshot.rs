@@ -29,6 +29,10 @@ pub struct Snapshot {
     pub access_log_config: config::AccessLog,
     /// Requests no site answers (and requests refused before routing).
     pub unrouted: Arc<PerWorker<HttpCells>>,
+    /// The port HTTPS redirects point at (set by the process once its TLS listener is bound).
+    pub https_port: Option<u16>,
+    /// HTTP/2 limits for TLS connections that negotiate h2.
+    pub http2: config::Http2,
 }
 
 /// Label values for requests that matched no site.
@@ -49,6 +53,8 @@ pub struct Site {
     pub http: Vec<Vec<Arc<PerWorker<HttpCells>>>>,
     /// Decision cells by `[version][reason]`: one per rule, then `default`, then `fallback`.
     pub decisions: Vec<Vec<Arc<PerWorker<Cell>>>>,
+    /// Plain-HTTP requests are redirected to HTTPS.
+    pub https_redirect: bool,
     /// Upstream cells by version (`None` for static roots).
     pub upstreams: Vec<Option<Arc<PerWorker<UpstreamCells>>>>,
 }
@@ -193,6 +199,12 @@ impl Snapshot {
                 access_log,
                 access_log_config: config.access_log.clone(),
                 unrouted: registry.http(UNROUTED, UNROUTED, UNROUTED),
+                https_port: None,
+                http2: config
+                    .tls
+                    .as_ref()
+                    .map(|t| t.http2.clone())
+                    .unwrap_or_default(),
                 workers,
                 server: ServerLimits {
                     client_header_timeout: Duration::from_millis(server.client_header_timeout_ms),
@@ -301,6 +313,7 @@ fn build_site(
         })
         .collect();
     Ok(Site {
+        https_redirect: site.https_redirect,
         name: site.name.as_str().into(),
         policy,
         targets,

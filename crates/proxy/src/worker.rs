@@ -6,7 +6,7 @@ use crate::access_log::AccessLog;
 use crate::body::CountedBody;
 use crate::framing::{Verdicts, Watched};
 use crate::pipeline;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{ServerLimits, Snapshot};
 use arc_swap::ArcSwap;
 use graygate_metrics::{PerWorker, Registry, WorkerCells};
 use graygate_upstream::Pools;
@@ -30,9 +30,24 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A bound, not yet running gateway.
 pub struct Server {
     shared: Arc<Shared>,
-    /// Per worker, one listener per configured address.
-    listeners: Vec<Vec<std::net::TcpListener>>,
+    /// Per worker, one listener per configured address; TLS listeners carry their acceptor.
+    listeners: Vec<Vec<(std::net::TcpListener, Option<Handshake>)>>,
     local_addrs: Vec<SocketAddr>,
+    local_tls_addrs: Vec<SocketAddr>,
+}
+
+/// HTTPS listeners: where, and how to shake hands.
+pub struct TlsListeners {
+    pub listen: Vec<SocketAddr>,
+    pub config: Arc<tokio_rustls::rustls::ServerConfig>,
+    pub handshake_timeout: Duration,
+}
+
+/// What a TLS listener needs per connection.
+#[derive(Clone)]
+struct Handshake {
+    acceptor: tokio_rustls::TlsAcceptor,
+    timeout: Duration,
 }
 
 /// What every worker shares: the current snapshot, the metrics, the access log.
@@ -59,6 +74,7 @@ impl ServerHandle {
         snapshot.workers = running.workers;
         snapshot.metrics.listen = running.metrics.listen;
         snapshot.access_log_config = running.access_log_config.clone();
+        snapshot.https_port = running.https_port;
         if self.shared.access_log.is_none() {
             snapshot.access_log = None;
         }
@@ -96,20 +112,38 @@ impl Server {
     /// Binds every listen address once per worker. Port 0 is resolved by the first bind and
     /// reused for the other workers' sockets, so all workers share the one port. `registry`
     /// must be the one `snapshot` was built with, sized for `snapshot.workers`.
-    pub fn bind(snapshot: Snapshot, registry: Arc<Registry>) -> io::Result<Server> {
+    pub fn bind(
+        snapshot: Snapshot,
+        registry: Arc<Registry>,
+        tls: Option<TlsListeners>,
+    ) -> io::Result<Server> {
         let workers = snapshot.workers;
-        let mut listeners: Vec<Vec<std::net::TcpListener>> =
-            (0..workers).map(|_| Vec::new()).collect();
+        let mut listeners: Vec<Vec<_>> = (0..workers).map(|_| Vec::new()).collect();
         let mut local_addrs = Vec::new();
-        for addr in &snapshot.listen {
-            let mut addr = *addr;
+        let mut local_tls_addrs = Vec::new();
+        let handshake = tls.as_ref().map(|t| Handshake {
+            acceptor: tokio_rustls::TlsAcceptor::from(t.config.clone()),
+            timeout: t.handshake_timeout,
+        });
+        let plain = snapshot.listen.iter().map(|a| (*a, None));
+        let secure = tls
+            .iter()
+            .flat_map(|t| t.listen.iter().map(|a| (*a, handshake.clone())));
+        for (addr, handshake) in plain.chain(secure) {
+            let mut addr = addr;
             for worker in listeners.iter_mut() {
                 let listener = bind_reuseport(addr, snapshot.server.backlog)?;
                 addr = listener.local_addr()?;
-                worker.push(listener);
+                worker.push((listener, handshake.clone()));
             }
-            local_addrs.push(addr);
+            if handshake.is_some() {
+                local_tls_addrs.push(addr)
+            } else {
+                local_addrs.push(addr)
+            }
         }
+        let mut snapshot = snapshot;
+        snapshot.https_port = local_tls_addrs.first().map(SocketAddr::port);
         let access_log = match &snapshot.access_log {
             Some(_) => Some(AccessLog::start(
                 &snapshot.access_log_config.path,
@@ -135,12 +169,18 @@ impl Server {
             shared,
             listeners,
             local_addrs,
+            local_tls_addrs,
         })
     }
 
     /// The addresses actually bound (with real ports where the config said 0).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// The HTTPS addresses actually bound.
+    pub fn local_tls_addrs(&self) -> &[SocketAddr] {
+        &self.local_tls_addrs
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -236,6 +276,8 @@ impl Worker {
 /// Per-connection state shared by its requests.
 pub(crate) struct Conn {
     pub(crate) peer: SocketAddr,
+    /// The connection is TLS (HTTPS).
+    pub(crate) tls: bool,
     /// Framing verdicts for this connection's requests, in order.
     pub(crate) framing: Rc<Verdicts>,
     served: Cell<u64>,
@@ -263,7 +305,7 @@ impl Conn {
 fn worker_main(
     index: usize,
     shared: Arc<Shared>,
-    listeners: Vec<std::net::TcpListener>,
+    listeners: Vec<(std::net::TcpListener, Option<Handshake>)>,
     shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -296,13 +338,10 @@ fn worker_main(
             })
         };
         let mut accepting = Vec::new();
-        for listener in listeners {
+        for (listener, handshake) in listeners {
             let listener = TcpListener::from_std(listener)?;
-            accepting.push(tokio::task::spawn_local(accept_loop(
-                worker.clone(),
-                listener,
-                shutdown.clone(),
-            )));
+            let accept = accept_loop(worker.clone(), listener, handshake, shutdown.clone());
+            accepting.push(tokio::task::spawn_local(accept));
         }
         let mut stop = shutdown.clone();
         let _ = stop.wait_for(|stop| *stop).await;
@@ -318,7 +357,12 @@ fn worker_main(
     })
 }
 
-async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    worker: Rc<Worker>,
+    listener: TcpListener,
+    handshake: Option<Handshake>,
+    shutdown: watch::Receiver<bool>,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -333,6 +377,7 @@ async fn accept_loop(worker: Rc<Worker>, listener: TcpListener, shutdown: watch:
             worker.clone(),
             stream,
             peer,
+            handshake.clone(),
             shutdown.clone(),
         ));
     }
@@ -342,7 +387,8 @@ async fn serve_connection(
     worker: Rc<Worker>,
     stream: TcpStream,
     peer: SocketAddr,
-    mut shutdown: watch::Receiver<bool>,
+    handshake: Option<Handshake>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let limits = worker.snapshot().server.clone();
     if limits.tcp_nodelay {
@@ -351,18 +397,71 @@ async fn serve_connection(
     worker.connections.set(worker.connections.get() + 1);
     worker.cells().accepted.inc();
     worker.cells().active.inc();
-    let (io, framing) = Watched::new(
-        TokioIo::new(stream),
-        limits.max_header_bytes,
-        worker.clone(),
-    );
-    let conn = Rc::new(Conn {
+    match handshake {
+        None => {
+            serve_http1(
+                &worker,
+                TokioIo::new(stream),
+                peer,
+                false,
+                &limits,
+                shutdown,
+            )
+            .await
+        }
+        Some(handshake) => {
+            match tokio::time::timeout(handshake.timeout, handshake.acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    worker.cells().tls_handshakes.inc();
+                    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        serve_http2(&worker, TokioIo::new(tls), peer, &limits, shutdown).await;
+                    } else {
+                        serve_http1(&worker, TokioIo::new(tls), peer, true, &limits, shutdown)
+                            .await;
+                    }
+                }
+                Ok(Err(e)) => {
+                    // rustls reports protocol trouble (alerts, no shared version, bad records) as
+                    // InvalidData; anything else is the connection itself.
+                    let reason = if e.kind() == io::ErrorKind::InvalidData {
+                        1
+                    } else {
+                        2
+                    };
+                    worker.cells().tls_failures[reason].inc();
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                }
+                Err(_) => worker.cells().tls_failures[0].inc(),
+            }
+        }
+    }
+    worker.cells().active.dec();
+    worker.connections.set(worker.connections.get() - 1);
+}
+
+fn conn(peer: SocketAddr, tls: bool, framing: Rc<Verdicts>) -> Rc<Conn> {
+    Rc::new(Conn {
         peer,
+        tls,
         framing,
         served: Cell::new(0),
         in_flight: Cell::new(0),
         idle_since: Cell::new(Instant::now()),
-    });
+    })
+}
+
+async fn serve_http1<I>(
+    worker: &Rc<Worker>,
+    io: I,
+    peer: SocketAddr,
+    tls: bool,
+    limits: &ServerLimits,
+    shutdown: watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+{
+    let (io, framing) = Watched::new(io, limits.max_header_bytes, worker.clone());
+    let conn = conn(peer, tls, framing);
     let service = {
         let (worker, conn) = (worker.clone(), conn.clone());
         service_fn(move |request| pipeline::handle(worker.clone(), conn.clone(), request))
@@ -379,27 +478,97 @@ async fn serve_connection(
     // hyper times the wait for a request head from the moment a connection goes idle, so
     // `client_header_timeout` bounds idle time too; a shorter `keepalive_timeout` needs a watch.
     let watch_idle = limits.keepalive_timeout < limits.client_header_timeout;
+    drive(
+        connection,
+        |c| c.graceful_shutdown(),
+        &conn,
+        limits.keepalive_timeout,
+        watch_idle,
+        shutdown,
+    )
+    .await;
+}
+
+async fn serve_http2<I>(
+    worker: &Rc<Worker>,
+    io: I,
+    peer: SocketAddr,
+    limits: &ServerLimits,
+    shutdown: watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+{
+    // HTTP/2 framing is hyper's own: no Content-Length/Transfer-Encoding tracking needed.
+    let conn = conn(peer, true, Rc::default());
+    let service = {
+        let (worker, conn) = (worker.clone(), conn.clone());
+        service_fn(move |request| pipeline::handle(worker.clone(), conn.clone(), request))
+    };
+    let h2 = worker.snapshot().http2.clone();
+    let mut builder = hyper::server::conn::http2::Builder::new(LocalExec);
+    builder
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(h2.max_concurrent_streams)
+        .max_header_list_size(h2.max_header_list_bytes)
+        .max_pending_accept_reset_streams(h2.max_pending_reset_streams)
+        .max_local_error_reset_streams(h2.max_local_error_resets);
+    let connection = builder.serve_connection(io, service);
+    tokio::pin!(connection);
+    drive(
+        connection,
+        |c| c.graceful_shutdown(),
+        &conn,
+        limits.keepalive_timeout,
+        true,
+        shutdown,
+    )
+    .await;
+}
+
+/// Runs a connection to its end, closing it gracefully when it idles past the keepalive
+/// timeout (if `watch_idle`) or when the gateway shuts down.
+async fn drive<C>(
+    mut connection: std::pin::Pin<&mut C>,
+    graceful: impl Fn(std::pin::Pin<&mut C>),
+    conn: &Conn,
+    keepalive: Duration,
+    watch_idle: bool,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    C: std::future::Future<Output = Result<(), hyper::Error>>,
+{
     let mut closing = false;
     loop {
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(e) = result {
-                    tracing::debug!(%peer, error = %e, "client connection ended with an error");
+                    tracing::debug!(peer = %conn.peer, error = %e, "client connection ended with an error");
                 }
                 break;
             }
-            _ = idle_expired(&conn, limits.keepalive_timeout), if watch_idle && !closing => {
+            _ = idle_expired(conn, keepalive), if watch_idle && !closing => {
                 closing = true;
-                connection.as_mut().graceful_shutdown();
+                graceful(connection.as_mut());
             }
             _ = shutdown.wait_for(|stop| *stop), if !closing => {
                 closing = true;
-                connection.as_mut().graceful_shutdown();
+                graceful(connection.as_mut());
             }
         }
     }
-    worker.cells().active.dec();
-    worker.connections.set(worker.connections.get() - 1);
+}
+
+/// Spawns HTTP/2 stream tasks on the worker's own thread (the pipeline is `!Send` by design).
+#[derive(Clone, Copy)]
+struct LocalExec;
+
+impl<F> hyper::rt::Executor<F> for LocalExec
+where
+    F: std::future::Future + 'static,
+{
+    fn execute(&self, future: F) {
+        tokio::task::spawn_local(future);
+    }
 }
 
 /// Resolves once the connection has had no request in flight for `timeout`.
