@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check graygate has: formatting, clippy, and all tests (unit, property and end to
 # end). Installs what the end-to-end tests talk to when missing: Debian's nginx, curl,
-# prometheus (with promtool), chromium, Node.js and npm, and playwright-core from npm.
+# prometheus (with promtool), chromium, nghttp2-client (h2load), openssl, Node.js and npm, and
+# playwright-core from npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,8 @@ command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
+command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [[ ${#need[@]} -gt 0 ]]; then

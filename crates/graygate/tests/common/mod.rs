@@ -22,6 +22,8 @@ pub struct Gateway {
     pub metrics: Option<SocketAddr>,
     /// The admin listener, when enabled.
     pub admin: Option<SocketAddr>,
+    /// The first HTTPS listener, when TLS is configured.
+    pub tls: Option<SocketAddr>,
     pub dir: tempfile::TempDir,
 }
 
@@ -90,9 +92,13 @@ impl Gateway {
         let mut lines = BufReader::new(stdout).lines();
         let mut metrics = None;
         let mut admin = None;
+        let mut tls = None;
         let addr = loop {
             match lines.next() {
                 Some(Ok(line)) => {
+                    if let Some(addr) = line.strip_prefix("listening on https://") {
+                        tls = tls.or(Some(addr.parse().expect("https address")));
+                    }
                     if let Some(addr) = line.strip_prefix("listening on http://") {
                         break addr.parse().expect("address");
                     }
@@ -119,6 +125,7 @@ impl Gateway {
             addr,
             metrics,
             admin,
+            tls,
             dir,
         }
     }
