@@ -43,7 +43,7 @@ impl Validators {
 }
 
 /// The conditional and range headers of a request, copied out so that the decision can be made
-/// on a blocking thread together with the file lookup.
+/// together with the file lookup.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Conditions {
     if_match: Option<String>,
