@@ -327,22 +327,35 @@ fn h2load_many_streams_without_errors() {
     assert!(text.contains("status codes: 4000 2xx"), "{text}");
 }
 
-/// Handshakes continuously (openssl s_client) until stopped; returns (attempts, failures).
+/// Handshakes continuously (openssl s_client) until stopped, counting attempts and failures.
+struct HandshakeLoop {
+    attempts: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    failures: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    thread: std::thread::JoinHandle<()>,
+}
+
 fn handshake_loop(
     addr: std::net::SocketAddr,
     sni: &'static str,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> std::thread::JoinHandle<(u32, u32)> {
-    std::thread::spawn(move || {
-        let (mut attempts, mut failures) = (0, 0);
-        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            attempts += 1;
+) -> HandshakeLoop {
+    use std::sync::atomic::Ordering::Relaxed;
+    let attempts = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let failures = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let (a, f) = (attempts.clone(), failures.clone());
+    let thread = std::thread::spawn(move || {
+        while !stop.load(Relaxed) {
+            a.fetch_add(1, Relaxed);
             if presented(addr, Some(sni)).is_none() {
-                failures += 1;
+                f.fetch_add(1, Relaxed);
             }
         }
-        (attempts, failures)
-    })
+    });
+    HandshakeLoop {
+        attempts,
+        failures,
+        thread,
+    }
 }
 
 fn wait_for_serial(addr: std::net::SocketAddr, sni: &str, serial: &str) -> Duration {
@@ -384,11 +397,24 @@ fn hot_swap_under_handshakes_through_the_api_and_the_directory() {
         "within a second of the poll"
     );
 
-    std::thread::sleep(Duration::from_millis(1000));
+    // Keep handshaking after the swaps until each loop has made a fair number, however slow
+    // the machine (each attempt starts two openssl processes).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while loops
+        .iter()
+        .any(|l| l.attempts.load(std::sync::atomic::Ordering::Relaxed) < 20)
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for l in loops {
-        let (attempts, failures) = l.join().expect("loop");
-        assert!(attempts >= 10, "{attempts} handshakes");
+        l.thread.join().expect("loop");
+        let (attempts, failures) = (
+            l.attempts.load(std::sync::atomic::Ordering::Relaxed),
+            l.failures.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        assert!(attempts >= 20, "only {attempts} handshakes in a minute");
         assert_eq!(failures, 0, "{failures} of {attempts} handshakes failed");
     }
     let (_, list) = api(&t, "GET", "/certificates", None);
