@@ -2,6 +2,7 @@
 """End-to-end StatsD ingest over loopback: lines/s over TCP, and loss over UDP at a fixed rate.
 
 Usage: bench/statsd/ingest.py [--exporter CMD] [--lines N] [--udp-rate R] [--seconds S]
+                              [--packet-bytes B] [--skip-tcp]
 
 Starts the exporter (default: graygate's example binary, built with
 `cargo build --release -p graygate-statsd-exporter --example statsd_exporter`; pass
@@ -42,6 +43,9 @@ def main():
     ap.add_argument("--lines", type=int, default=4_000_000)
     ap.add_argument("--udp-rate", type=int, default=2_000_000, help="lines per second")
     ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--packet-bytes", type=int, default=1400,
+                    help="UDP datagram size limit; statsd clients pack lines up to ~1400 bytes")
+    ap.add_argument("--skip-tcp", action="store_true")
     args = ap.parse_args()
 
     tcp_port, udp_port, web_port = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
@@ -60,7 +64,9 @@ def main():
         block = "".join(names * 100).encode()  # 10,000 lines
         # TCP: as fast as one connection goes.
         base = lines_total(web)
-        n_blocks = max(1, args.lines // 10_000)
+        if args.skip_tcp:
+            args.lines = 0
+        n_blocks = args.lines // 10_000
         t0 = time.perf_counter()
         with socket.create_connection(("127.0.0.1", tcp_port)) as s:
             for _ in range(n_blocks):
@@ -68,11 +74,17 @@ def main():
         target = base + n_blocks * 10_000
         seen = wait_lines(web, target, 120)
         dt = time.perf_counter() - t0
-        print(f"tcp: {int(seen - base)} lines in {dt:.3f}s = {(seen - base) / dt / 1e6:.2f}M lines/s")
+        if n_blocks:
+            print(f"tcp: {int(seen - base)} lines in {dt:.3f}s = {(seen - base) / dt / 1e6:.2f}M lines/s")
 
-        # UDP: paced packets of 20 lines; loss = sent - received.
-        packet = "".join(names[:20]).rstrip("\n").encode()
-        per_packet = 20
+        # UDP: paced multi-line packets of at most --packet-bytes; loss = sent - received.
+        per_packet = 0
+        size = 0
+        while per_packet < len(names) and size + len(names[per_packet]) <= args.packet_bytes:
+            size += len(names[per_packet])
+            per_packet += 1
+        per_packet = max(per_packet, 1)
+        packet = "".join(names[:per_packet]).rstrip("\n").encode()
         pps = args.udp_rate / per_packet
         base = lines_total(web)
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -90,7 +102,7 @@ def main():
         got = wait_lines(web, base + sent * per_packet, 10) - base
         rate = sent * per_packet / elapsed
         loss = 100.0 * (1 - got / (sent * per_packet))
-        print(f"udp: offered {rate / 1e6:.2f}M lines/s for {elapsed:.1f}s, received {int(got)} of {sent * per_packet} lines, loss {loss:.2f}%")
+        print(f"udp: {per_packet} lines ({len(packet)} bytes) per datagram, offered {rate / 1e6:.2f}M lines/s for {elapsed:.1f}s, received {int(got)} of {sent * per_packet} lines, loss {loss:.2f}%")
     finally:
         proc.terminate()
         proc.wait(timeout=10)

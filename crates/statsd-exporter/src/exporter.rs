@@ -317,11 +317,12 @@ impl State {
                     set_label(&mut labels, key.clone(), mapped.label(i).to_owned());
                 }
                 self.outcomes.actions_map += times;
-                escape_metric_name(mapped.name()).into_owned()
+                // Borrowed unless escaping changed it; the registry copies on first sight.
+                escape_metric_name(mapped.name())
             }
             _ => {
                 self.outcomes.unmapped += times;
-                escape_metric_name(&event.name).into_owned()
+                escape_metric_name(&event.name)
             }
         };
         let ttl = mapping.map_or(mapper.defaults().ttl, |m| m.spec.ttl);

@@ -33,9 +33,7 @@ impl Hasher for FxHasher {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59));
+            self.add(small_word(rest) ^ ((rest.len() as u64) << 59));
         }
     }
 
@@ -62,5 +60,49 @@ impl Hasher for FxHasher {
     #[inline]
     fn finish(&self) -> u64 {
         self.hash.rotate_left(26)
+    }
+}
+
+/// Packs up to 7 bytes into a word, the same for equal slices and different for slices of
+/// the same length that differ, with fixed-size loads only (a variable-length copy would
+/// call `memcpy`, which costs more than the hashing of a short key).
+#[inline]
+pub(crate) fn small_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 4 {
+        // Two overlapping 4-byte loads cover all of 4..=7 bytes.
+        let mut lo = [0u8; 4];
+        let mut hi = [0u8; 4];
+        lo.copy_from_slice(&b[..4]);
+        hi.copy_from_slice(&b[n - 4..]);
+        u64::from(u32::from_le_bytes(lo)) | (u64::from(u32::from_le_bytes(hi)) << 32)
+    } else if n > 0 {
+        // Positions 0, n/2 and n-1 cover all of 1..=3 bytes.
+        u64::from(b[0]) | (u64::from(b[n / 2]) << 8) | (u64::from(b[n - 1]) << 16)
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::small_word;
+
+    #[test]
+    fn small_words_tell_same_length_slices_apart() {
+        let mut seen = std::collections::HashSet::new();
+        for n in 0..8usize {
+            seen.clear();
+            for i in 0..(n * 256) {
+                let mut b = vec![b'a'; n];
+                b[i / 256] = (i % 256) as u8;
+                let w = small_word(&b);
+                assert_eq!(w, small_word(&b.clone()));
+                seen.insert((b.clone(), w));
+            }
+            let words: std::collections::HashSet<u64> = seen.iter().map(|(_, w)| *w).collect();
+            let slices: std::collections::HashSet<&Vec<u8>> = seen.iter().map(|(b, _)| b).collect();
+            assert_eq!(words.len(), slices.len(), "length {n}");
+        }
     }
 }

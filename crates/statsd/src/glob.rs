@@ -13,27 +13,37 @@
 //! - with `glob_disable_ordering`, the first match in that order wins, and when upstream's
 //!   analysis says no backtracking is needed, none is done.
 
-use std::collections::HashMap;
+use std::hash::Hasher;
 
-use crate::fxhash::FxBuild;
+use crate::fxhash::{FxHasher, small_word};
 use crate::line::EventKind;
 
 const NONE: u32 = u32::MAX;
-/// Field and capture buffers up to this many segments live on the stack.
-const INLINE: usize = 24;
+/// Names of up to this many segments have their dot positions on the stack.
+const INLINE_DOTS: usize = 16;
+/// Globs of up to this many wildcards have their captures on the stack.
+const INLINE_CAPTURES: usize = 8;
+/// Backtracking points kept on the stack before spilling to the heap.
+const INLINE_ALTS: usize = 4;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Fsm {
     nodes: Vec<Node>,
+    edges: Edges,
     roots: [u32; 3],
     ordering_disabled: bool,
     backtracking: bool,
     globs: u32,
+    /// Segments of the longest glob: longer names cannot match.
+    depth: usize,
+    /// Wildcards of the glob with the most: no path takes more captures than this.
+    max_captures: usize,
 }
 
 #[derive(Clone, Debug)]
 struct Node {
-    children: Children,
+    /// Whether any child is reached by an exact (non-`*`) segment.
+    exact: bool,
     star: u32,
     min_remaining: u32,
     max_remaining: u32,
@@ -44,7 +54,7 @@ struct Node {
 impl Node {
     fn new(remaining: u32) -> Node {
         Node {
-            children: Children::default(),
+            exact: false,
             star: NONE,
             min_remaining: remaining,
             max_remaining: remaining,
@@ -58,44 +68,201 @@ impl Node {
     }
 }
 
-/// Small fan-outs are scanned; large ones hashed.
+/// Every transition of the machine in one open-addressing table keyed by
+/// (parent state, segment): one hash of the segment and, usually, one probe per step,
+/// whatever the fan-out. Segment text lives in one arena.
 #[derive(Clone, Debug, Default)]
-struct Children {
-    small: Vec<(Box<str>, u32)>,
-    map: Option<HashMap<Box<str>, u32, FxBuild>>,
+struct Edges {
+    slots: Vec<Edge>,
+    keys: String,
+    len: usize,
 }
 
-impl Children {
-    const SCAN: usize = 8;
+#[derive(Clone, Copy, Debug)]
+struct Edge {
+    parent: u32,
+    child: u32,
+    /// Low half of the segment's hash, compared before the text.
+    hash: u32,
+    start: u32,
+    len: u32,
+}
 
-    fn get(&self, key: &str) -> Option<u32> {
-        match &self.map {
-            Some(map) => map.get(key).copied(),
-            None => self
-                .small
-                .iter()
-                .find(|(k, _)| k.as_ref() == key)
-                .map(|(_, v)| *v),
+const EMPTY: Edge = Edge {
+    parent: NONE,
+    child: NONE,
+    hash: 0,
+    start: 0,
+    len: 0,
+};
+
+fn segment_hash(segment: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(segment);
+    h.finish()
+}
+
+/// Byte equality a word at a time: segments are short, and a call to `memcmp` costs more
+/// than the comparison.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut a8 = a.chunks_exact(8);
+    let mut b8 = b.chunks_exact(8);
+    for (x, y) in (&mut a8).zip(&mut b8) {
+        if x != y {
+            return false;
+        }
+    }
+    small_word(a8.remainder()) == small_word(b8.remainder())
+}
+
+impl Edges {
+    fn slot(&self, parent: u32, hash: u64) -> usize {
+        let mixed = (hash ^ u64::from(parent).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .wrapping_mul(0xff51_afd7_ed55_8ccd);
+        (mixed >> 32) as usize & (self.slots.len() - 1)
+    }
+
+    #[inline]
+    fn get(&self, parent: u32, segment: &[u8], hash: u64) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot(parent, hash);
+        loop {
+            let e = &self.slots[i];
+            if e.parent == NONE {
+                return None;
+            }
+            if e.parent == parent
+                && e.hash == hash as u32
+                && self
+                    .keys
+                    .as_bytes()
+                    .get(e.start as usize..(e.start + e.len) as usize)
+                    .is_some_and(|k| same_bytes(k, segment))
+            {
+                return Some(e.child);
+            }
+            i = (i + 1) & mask;
         }
     }
 
-    fn insert(&mut self, key: &str, node: u32) {
-        match &mut self.map {
-            Some(map) => {
-                map.insert(key.into(), node);
+    fn insert(&mut self, parent: u32, segment: &str, child: u32) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            let old = std::mem::take(&mut self.slots);
+            self.slots = vec![EMPTY; (old.len() * 2).max(16)];
+            for e in old.into_iter().filter(|e| e.parent != NONE) {
+                let key = &self.keys.as_bytes()[e.start as usize..(e.start + e.len) as usize];
+                let at = self.free_slot(e.parent, segment_hash(key));
+                self.slots[at] = e;
             }
-            None if self.small.len() < Self::SCAN => self.small.push((key.into(), node)),
-            None => {
-                let mut map: HashMap<Box<str>, u32, FxBuild> = self.small.drain(..).collect();
-                map.insert(key.into(), node);
-                self.map = Some(map);
-            }
+        }
+        let hash = segment_hash(segment.as_bytes());
+        let at = self.free_slot(parent, hash);
+        self.slots[at] = Edge {
+            parent,
+            child,
+            hash: hash as u32,
+            start: self.keys.len() as u32,
+            len: segment.len() as u32,
+        };
+        self.keys.push_str(segment);
+        self.len += 1;
+    }
+
+    fn free_slot(&self, parent: u32, hash: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot(parent, hash);
+        while self.slots[i].parent != NONE {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+}
+
+/// A backtracking point: resume at `state` having consumed segment `field` as capture
+/// `capture`.
+#[derive(Clone, Copy, Default)]
+struct Alt {
+    state: u32,
+    field: u32,
+    capture: u32,
+}
+
+/// The backtracking stack, on the machine stack while it is short.
+struct Stack {
+    inline: [Alt; INLINE_ALTS],
+    len: usize,
+    spill: Vec<Alt>,
+}
+
+impl Stack {
+    fn push(&mut self, alt: Alt) {
+        if self.len < INLINE_ALTS {
+            self.inline[self.len] = alt;
+            self.len += 1;
+        } else {
+            self.spill.push(alt);
         }
     }
 
-    fn is_empty(&self) -> bool {
-        self.small.is_empty() && self.map.as_ref().is_none_or(HashMap::is_empty)
+    fn pop(&mut self) -> Option<Alt> {
+        if let Some(alt) = self.spill.pop() {
+            return Some(alt);
+        }
+        self.len = self.len.checked_sub(1)?;
+        Some(self.inline[self.len])
     }
+}
+
+/// Finds the dots of `name` eight bytes at a time, calling `dot` with each position;
+/// stops early when `dot` returns false.
+#[inline]
+fn for_each_dot(name: &[u8], mut dot: impl FnMut(usize) -> bool) -> bool {
+    const DOTS: u64 = 0x2e2e_2e2e_2e2e_2e2e;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let mut chunks = name.chunks_exact(8);
+    let mut base = 0;
+    let mut scan = |word: u64, base: usize| {
+        let x = word ^ DOTS;
+        // 0x80 exactly in the bytes of `x` that are zero (no carries between bytes).
+        let mut zero = !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7);
+        while zero != 0 {
+            if !dot(base + zero.trailing_zeros() as usize / 8) {
+                return false;
+            }
+            zero &= zero - 1;
+        }
+        true
+    };
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if !scan(u64::from_le_bytes(word), base) {
+            return false;
+        }
+        base += 8;
+    }
+    let rest = chunks.remainder().len();
+    if rest == 0 {
+        return true;
+    }
+    if name.len() >= 8 {
+        // The last eight bytes, shifted so only the unscanned ones remain (zeros are
+        // not dots); a fixed-size load instead of a variable-length copy.
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&name[name.len() - 8..]);
+        return scan(u64::from_le_bytes(word) >> (8 * (8 - rest)), base);
+    }
+    name.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'.')
+        .all(|(i, _)| dot(i))
 }
 
 impl Fsm {
@@ -108,16 +275,20 @@ impl Fsm {
         }
         Fsm {
             nodes,
+            edges: Edges::default(),
             roots,
             ordering_disabled,
             backtracking: true,
             globs: 0,
+            depth: 0,
+            max_captures: 0,
         }
     }
 
     /// Adds a validated glob for `mapping`; returns its number of `*` segments.
     pub(crate) fn add(&mut self, glob: &str, kind: Option<EventKind>, mapping: usize) -> usize {
         let fields: Vec<&str> = glob.split('.').collect();
+        self.depth = self.depth.max(fields.len());
         let kinds: &[EventKind] = match kind {
             Some(ref k) => std::slice::from_ref(k),
             None => &[EventKind::Counter, EventKind::Gauge, EventKind::Observer],
@@ -127,7 +298,8 @@ impl Fsm {
             let mut state = self.roots[kind.index()];
             for (i, field) in fields.iter().enumerate() {
                 let remaining = (fields.len() - i - 1) as u32;
-                let next = match self.nodes[state as usize].children.get(field) {
+                let key = field.as_bytes();
+                let next = match self.edges.get(state, key, segment_hash(key)) {
                     Some(next) => {
                         let node = &mut self.nodes[next as usize];
                         node.min_remaining = node.min_remaining.min(remaining);
@@ -141,10 +313,12 @@ impl Fsm {
                             node.result = mapping as u32;
                         }
                         self.nodes.push(node);
+                        self.edges.insert(state, field, next);
                         let parent = &mut self.nodes[state as usize];
-                        parent.children.insert(field, next);
                         if *field == "*" {
                             parent.star = next;
+                        } else {
+                            parent.exact = true;
                         }
                         next
                     }
@@ -157,7 +331,9 @@ impl Fsm {
             self.nodes[state as usize].priority = self.globs;
         }
         self.globs += 1;
-        fields.iter().filter(|f| **f == "*").count()
+        let captures = fields.iter().filter(|f| **f == "*").count();
+        self.max_captures = self.max_captures.max(captures);
+        captures
     }
 
     /// Call once after the last `add`, with every glob in definition order.
@@ -166,45 +342,64 @@ impl Fsm {
     }
 
     /// The mapping index of the winning glob, with the capture buffer filled.
+    ///
+    /// One pass finds the dots (giving up on names longer than every glob); each exact
+    /// step is one segment hash and one probe; captures, dot positions and the
+    /// backtracking stack stay on the machine stack for ordinary globs, so a lookup does
+    /// not allocate.
     pub(crate) fn lookup<'n, R>(
         &self,
         name: &'n str,
         kind: EventKind,
         found: impl FnOnce(usize, &[&'n str]) -> R,
     ) -> Option<R> {
-        let mut inline = [""; INLINE];
-        let mut spill = Vec::new();
-        let fields: &[&str] = {
-            let mut n = 0;
-            for f in name.split('.') {
-                if n < INLINE {
-                    inline[n] = f;
-                } else {
-                    if n == INLINE {
-                        spill.extend_from_slice(&inline);
-                    }
-                    spill.push(f);
-                }
-                n += 1;
-            }
-            if n <= INLINE { &inline[..n] } else { &spill }
-        };
-        let count = fields.len();
-        let mut inline_captures = [""; INLINE];
-        let mut spill_captures = Vec::new();
-        let captures: &mut [&str] = if count <= INLINE {
-            &mut inline_captures[..count]
+        let bytes = name.as_bytes();
+        // dots[i] ends field i; the last field ends at the end of the name.
+        let max_dots = self.depth.saturating_sub(1);
+        let mut inline_dots = [0u32; INLINE_DOTS];
+        let mut spill_dots = Vec::new();
+        let dots: &mut [u32] = if max_dots <= INLINE_DOTS {
+            &mut inline_dots[..max_dots]
         } else {
-            spill_captures.resize(count, "");
+            spill_dots.resize(max_dots, 0);
+            &mut spill_dots
+        };
+        let mut n = 0;
+        let fits = for_each_dot(bytes, |at| {
+            let Some(slot) = dots.get_mut(n) else {
+                return false;
+            };
+            *slot = at as u32;
+            n += 1;
+            true
+        });
+        if !fits {
+            // Longer than every glob: nothing can match.
+            return None;
+        }
+        let count = n + 1;
+        let dots = &dots[..n];
+        let span = |i: usize| -> (usize, usize) {
+            let start = if i == 0 { 0 } else { dots[i - 1] as usize + 1 };
+            (start, dots.get(i).map_or(bytes.len(), |e| *e as usize))
+        };
+        // Dots are ASCII, so every span is on character boundaries and `get` succeeds.
+        let field =
+            |(start, end): (usize, usize)| -> &'n str { name.get(start..end).unwrap_or("") };
+
+        let mut inline_captures = [""; INLINE_CAPTURES];
+        let mut spill_captures = Vec::new();
+        let captures: &mut [&str] = if self.max_captures <= INLINE_CAPTURES {
+            &mut inline_captures[..self.max_captures]
+        } else {
+            spill_captures.resize(self.max_captures, "");
             &mut spill_captures
         };
-
-        struct Alt {
-            state: u32,
-            field: usize,
-            capture: usize,
-        }
-        let mut stack: Vec<Alt> = Vec::new();
+        let mut stack = Stack {
+            inline: [Alt::default(); INLINE_ALTS],
+            len: 0,
+            spill: Vec::new(),
+        };
         let mut best = NONE;
         let mut current = self.roots[kind.index()];
         let mut i = 0;
@@ -216,34 +411,39 @@ impl Fsm {
                     std::mem::replace(&mut resume, NONE)
                 } else {
                     let node = &self.nodes[current as usize];
-                    if node.children.is_empty() {
-                        break;
-                    }
-                    let field = fields[i];
                     let left = (count - i - 1) as u32;
                     let star = (node.star != NONE && self.nodes[node.star as usize].fits(left))
                         .then_some(node.star);
-                    match node.children.get(field) {
-                        Some(exact) if self.nodes[exact as usize].fits(left) => {
+                    let at = span(i);
+                    let exact = if node.exact {
+                        let key = bytes.get(at.0..at.1).unwrap_or_default();
+                        self.edges
+                            .get(current, key, segment_hash(key))
+                            .filter(|e| self.nodes[*e as usize].fits(left))
+                    } else {
+                        None
+                    };
+                    match (exact, star) {
+                        (Some(exact), star) => {
                             if self.backtracking
                                 && let Some(star) = star
                             {
                                 stack.push(Alt {
                                     state: star,
-                                    field: i,
-                                    capture,
+                                    field: i as u32,
+                                    capture: capture as u32,
                                 });
                             }
                             exact
                         }
-                        _ => match star {
-                            Some(star) => {
-                                captures[capture] = field;
-                                capture += 1;
-                                star
+                        (None, Some(star)) => {
+                            if let Some(slot) = captures.get_mut(capture) {
+                                *slot = field(at);
                             }
-                            None => break,
-                        },
+                            capture += 1;
+                            star
+                        }
+                        (None, None) => break,
                     }
                 };
                 let node = &self.nodes[state as usize];
@@ -264,9 +464,11 @@ impl Fsm {
             }
             let Some(alt) = stack.pop() else { break };
             current = alt.state;
-            i = alt.field;
-            captures[alt.capture] = fields[alt.field];
-            capture = alt.capture + 1;
+            i = alt.field as usize;
+            if let Some(slot) = captures.get_mut(alt.capture as usize) {
+                *slot = field(span(i));
+            }
+            capture = alt.capture as usize + 1;
             resume = alt.state;
         }
         (best != NONE).then(|| found(self.nodes[best as usize].result as usize, captures))
@@ -372,7 +574,33 @@ mod tests {
     }
 
     #[test]
-    fn many_children_switch_to_a_map() {
+    fn dots_are_found_in_every_position_next_to_any_byte() {
+        for len in 0..20 {
+            for b in 0..=255u8 {
+                for at in 0..len {
+                    let mut name = vec![b; len];
+                    name[at] = b'.';
+                    let mut got = Vec::new();
+                    assert!(for_each_dot(&name, |i| {
+                        got.push(i);
+                        true
+                    }));
+                    let want: Vec<usize> = (0..len).filter(|i| name[*i] == b'.').collect();
+                    assert_eq!(got, want, "len {len} byte {b} dot at {at}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_longer_than_every_glob_are_refused_early() {
+        let f = fsm(&["a.*"], false);
+        assert_eq!(find(&f, "a.b.c"), None);
+        assert_eq!(find(&f, "a.b").map(|m| m.0), Some(0));
+    }
+
+    #[test]
+    fn wide_fan_out() {
         let globs: Vec<String> = (0..100).map(|i| format!("t.m{i}.*")).collect();
         let refs: Vec<&str> = globs.iter().map(String::as_str).collect();
         let f = fsm(&refs, false);

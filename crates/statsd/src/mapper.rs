@@ -33,7 +33,8 @@ impl Mapping {
 }
 
 /// The result of a successful match: which mapping, and the expanded name and label values.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Reusable: [`Mapper::map_into`] overwrites it without allocating once it has grown.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Mapped {
     /// Index into [`Mapper::mapping`].
     pub mapping: usize,
@@ -64,6 +65,12 @@ impl Mapped {
             .get(i)
             .and_then(|end| self.buf.get(start..*end as usize))
             .unwrap_or("")
+    }
+
+    fn reset(&mut self, mapping: usize) {
+        self.mapping = mapping;
+        self.buf.clear();
+        self.ends.clear();
     }
 
     fn close_part(&mut self) {
@@ -229,14 +236,23 @@ impl Mapper {
 
     /// Maps a StatsD name of `kind`; `None` when no rule matches.
     pub fn map(&self, name: &str, kind: EventKind) -> Option<Mapped> {
+        let mut out = Mapped::default();
+        self.map_into(name, kind, &mut out).then_some(out)
+    }
+
+    /// Maps a StatsD name of `kind` into `out` (its old contents are replaced); `false`,
+    /// with `out` unspecified, when no rule matches. The hot path: no allocation once
+    /// `out` has grown to fit.
+    pub fn map_into(&self, name: &str, kind: EventKind, out: &mut Mapped) -> bool {
         if let Some(fsm) = &self.fsm {
-            if let Some(mapped) =
-                fsm.lookup(name, kind, |i, captures| self.expand_glob(i, captures))
+            if fsm
+                .lookup(name, kind, |i, captures| self.expand_glob(i, captures, out))
+                .is_some()
             {
-                return Some(mapped);
+                return true;
             }
             if self.regexes.is_empty() {
-                return None;
+                return false;
             }
         }
         match &self.regex_set {
@@ -245,22 +261,18 @@ impl Mapper {
                 matched
                     .iter()
                     .filter_map(|j| self.regexes.get(j))
-                    .find_map(|i| self.try_regex(*i, name, kind))
+                    .any(|i| self.try_regex(*i, name, kind, out))
             }
             None => self
                 .regexes
                 .iter()
-                .find_map(|i| self.try_regex(*i, name, kind)),
+                .any(|i| self.try_regex(*i, name, kind, out)),
         }
     }
 
-    fn expand_glob(&self, i: usize, captures: &[&str]) -> Mapped {
+    fn expand_glob(&self, i: usize, captures: &[&str], out: &mut Mapped) {
         let m = &self.mappings[i];
-        let mut out = Mapped {
-            mapping: i,
-            buf: String::with_capacity(64),
-            ends: Vec::with_capacity(m.label_templates.len() + 1),
-        };
+        out.reset(i);
         if let Some(t) = &m.name_template {
             t.expand(captures, &mut out.buf);
         }
@@ -269,31 +281,32 @@ impl Mapper {
             t.expand(captures, &mut out.buf);
             out.close_part();
         }
-        out
     }
 
-    fn try_regex(&self, i: usize, name: &str, kind: EventKind) -> Option<Mapped> {
-        let m = self.mappings.get(i)?;
-        let regex = m.regex.as_ref()?;
-        if !name.starts_with(&m.regex_prefix) {
-            return None;
-        }
-        let caps = regex.captures(name)?;
-        if m.spec.match_metric_type.is_some_and(|k| k != kind) {
-            return None;
-        }
-        let mut out = Mapped {
-            mapping: i,
-            buf: String::with_capacity(64),
-            ends: Vec::with_capacity(m.spec.labels.len() + 1),
+    fn try_regex(&self, i: usize, name: &str, kind: EventKind, out: &mut Mapped) -> bool {
+        let Some(m) = self.mappings.get(i) else {
+            return false;
         };
+        let Some(regex) = m.regex.as_ref() else {
+            return false;
+        };
+        if !name.starts_with(&m.regex_prefix) {
+            return false;
+        }
+        let Some(caps) = regex.captures(name) else {
+            return false;
+        };
+        if m.spec.match_metric_type.is_some_and(|k| k != kind) {
+            return false;
+        }
+        out.reset(i);
         caps.expand(&m.spec.name, &mut out.buf);
         out.close_part();
         for (_, v) in &m.spec.labels {
             caps.expand(v, &mut out.buf);
             out.close_part();
         }
-        Some(out)
+        true
     }
 }
 
