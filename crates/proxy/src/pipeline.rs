@@ -257,7 +257,13 @@ where
     {
         parts.headers.insert(header::HOST, authority);
     }
-    let saved = forward::request_headers(&mut parts.headers, conn.peer, conn.tls, upstream, server);
+    let saved = forward::request_headers(
+        &mut parts.headers,
+        &conn.client_address,
+        conn.tls,
+        upstream,
+        server,
+    );
     // Upstreams get origin-form targets over HTTP/1.1 whatever the client spoke.
     if parts.uri.authority().is_some() {
         let origin_form = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());

@@ -276,6 +276,8 @@ impl Worker {
 /// Per-connection state shared by its requests.
 pub(crate) struct Conn {
     pub(crate) peer: SocketAddr,
+    /// `peer`'s address as a header value, for `X-Forwarded-For` and `X-Real-IP`.
+    pub(crate) client_address: http::HeaderValue,
     /// The connection is TLS (HTTPS).
     pub(crate) tls: bool,
     /// Framing verdicts for this connection's requests, in order.
@@ -442,6 +444,7 @@ async fn serve_connection(
 fn conn(peer: SocketAddr, tls: bool, framing: Rc<Verdicts>) -> Rc<Conn> {
     Rc::new(Conn {
         peer,
+        client_address: crate::forward::client_address(peer),
         tls,
         framing,
         served: Cell::new(0),
