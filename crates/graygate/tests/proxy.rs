@@ -299,3 +299,17 @@ fn curl_uploads_with_expect_continue() {
     );
     assert_eq!(out.stdout.len(), 3 << 20);
 }
+
+#[test]
+fn the_host_routed_by_is_the_host_sent_upstream() {
+    let (stable, gray) = (Origin::start("stable"), Origin::start("gray"));
+    let gw = Gateway::start(&two_upstreams(&stable, gray.addr, ""));
+    // Absolute form: the target's host wins over the Host field (RFC 9112 §3.2.2).
+    let reply = raw(gw.addr, b"GET http://public.example/headers HTTP/1.1\r\nHost: internal.example\r\nCookie: uuid=x\r\n\r\n").expect("reply");
+    assert!(
+        reply.text().contains("host: public.example\n"),
+        "{}",
+        reply.text()
+    );
+    assert!(!reply.text().contains("internal.example"));
+}

@@ -26,15 +26,19 @@ use std::task::{Context, Poll};
 #[derive(Debug, Default)]
 pub struct Verdicts {
     queue: RefCell<VecDeque<Verdict>>,
+    /// The tracker lost track of the stream: requests without a verdict of their own are suspect.
+    lost: std::cell::Cell<bool>,
 }
 
 impl Verdicts {
     /// The verdict for the next request on the connection.
     pub fn next(&self) -> Verdict {
-        self.queue
-            .borrow_mut()
-            .pop_front()
-            .unwrap_or(Verdict::Clean)
+        let queued = self.queue.borrow_mut().pop_front();
+        queued.unwrap_or(if self.lost.get() {
+            Verdict::Conflicting
+        } else {
+            Verdict::Clean
+        })
     }
 }
 
@@ -88,6 +92,9 @@ impl<T: Read + Unpin> Read for Watched<T> {
                     (false, true) => this.worker.cells().reading.inc(),
                     (true, false) => this.worker.cells().reading.dec(),
                     _ => {}
+                }
+                if this.tracker.lost() {
+                    this.verdicts.lost.set(true);
                 }
                 for verdict in verdicts {
                     this.verdicts.queue.borrow_mut().push_back(verdict);

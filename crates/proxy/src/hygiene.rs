@@ -19,6 +19,15 @@ pub fn check<B>(request: &Request<B>) -> Result<(), StatusCode> {
         Some(host) if !valid_host(host.as_bytes()) => return Err(StatusCode::BAD_REQUEST),
         _ => {}
     }
+    // HTTP/2: a Host that disagrees with :authority is malformed (RFC 9113 §8.3.1).
+    if request.version() == Version::HTTP_2
+        && let (Some(authority), Some(host)) = (request.uri().authority(), host)
+        && !authority
+            .as_str()
+            .eq_ignore_ascii_case(host.to_str().unwrap_or(""))
+    {
+        return Err(StatusCode::BAD_REQUEST);
+    }
     // hyper does not forward CONNECT to a service as an ordinary request; a gateway does not
     // open tunnels for clients.
     if request.method() == Method::CONNECT {

@@ -57,6 +57,8 @@ pub fn spawn(
                                 async move { Ok::<_, Infallible>(response) }
                             });
                         let _ = http1::Builder::new()
+                            .timer(hyper_util::rt::TokioTimer::new())
+                            .header_read_timeout(std::time::Duration::from_secs(10))
                             .serve_connection(TokioIo::new(stream), service)
                             .await;
                     });

@@ -248,14 +248,33 @@ where
 {
     let server = worker.pools.pick(upstream);
     let (mut parts, body) = request.into_parts();
-    // HTTP/2 (and absolute-form targets) name the host in the URI: pass it on as Host.
-    if !parts.headers.contains_key(header::HOST)
-        && let Some(authority) = parts
-            .uri
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    // HTTP/2 and absolute-form targets name the host in the URI, and that is the host the site
+    // was routed by: it is the Host the upstream gets (RFC 9112 §3.2.2, RFC 9113 §8.3.1).
+    if let Some(authority) = parts
+        .uri
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
     {
         parts.headers.insert(header::HOST, authority);
+    }
+    // HTTP/2 clients send cookies as several fields; HTTP/1.1 wants one (RFC 9113 §8.2.3).
+    if parts.version == http::Version::HTTP_2
+        && parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .nth(1)
+            .is_some()
+    {
+        let joined: Vec<&str> = parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if let Ok(value) = HeaderValue::from_str(&joined.join("; ")) {
+            parts.headers.insert(header::COOKIE, value);
+        }
     }
     let saved = forward::request_headers(
         &mut parts.headers,

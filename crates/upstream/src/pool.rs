@@ -16,6 +16,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
+/// How long a pooled connection may take to become ready for its next request.
+const READY_WAIT: Duration = Duration::from_millis(20);
+
 /// One worker's idle connections, by server address. Cheap to clone (shared handle).
 pub struct Pools<B> {
     inner: Rc<Inner<B>>,
@@ -132,8 +135,13 @@ where
                 continue;
             }
             // Returned the moment its last response body ended; its connection task may not have
-            // run since. It is ready as soon as it does, or reports the connection closed.
-            if idle.sender.is_ready() || idle.sender.ready().await.is_ok() {
+            // run since, and is then ready at once. A connection still busy (an upstream that
+            // answered before reading a slow client's whole body) is dropped, not waited for:
+            // one client must not stall the next request.
+            if idle.sender.is_ready() {
+                return Some(idle);
+            }
+            if let Ok(Ok(())) = tokio::time::timeout(READY_WAIT, idle.sender.ready()).await {
                 return Some(idle);
             }
         }

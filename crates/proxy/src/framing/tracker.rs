@@ -52,6 +52,11 @@ impl Tracker {
         }
     }
 
+    /// True once the stream could not be followed: every later request is suspect.
+    pub fn lost(&self) -> bool {
+        self.state == State::Lost
+    }
+
     /// True between the first byte of a request line and the end of its head.
     pub fn in_head(&self) -> bool {
         self.state == State::Head { first: false }
