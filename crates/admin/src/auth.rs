@@ -34,6 +34,21 @@ pub async fn guard(
             ));
         }
     }
+    if app.settings.token.is_none() {
+        // Without a token the listener is on loopback; a page on another site that rebinds its
+        // DNS name to 127.0.0.1 would still be same-origin, so the Host must be a loopback name.
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        if !loopback_host(host) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "without a token the admin API answers only loopback host names",
+            ));
+        }
+    }
     let changes_state = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -81,6 +96,19 @@ pub async fn guard(
     Ok(next.run(request).await)
 }
 
+/// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
+fn loopback_host(host: &str) -> bool {
+    let name = match host.rfind(':') {
+        Some(i) if !host[i..].contains(']') => &host[..i],
+        _ => host,
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name == "[::1]"
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Equal-length comparison that takes the same time wherever the first difference is.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = u8::from(a.len() != b.len());
@@ -92,6 +120,28 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn loopback_hosts() {
+        for ok in [
+            "localhost",
+            "localhost:9180",
+            "127.0.0.1:9180",
+            "127.3.4.5",
+            "[::1]:9180",
+            "[::1]",
+        ] {
+            assert!(super::loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example:9180",
+            "10.0.0.1",
+            "",
+            "localhost.evil.example",
+        ] {
+            assert!(!super::loopback_host(bad), "{bad}");
+        }
+    }
+
     #[test]
     fn constant_time_eq() {
         assert!(super::constant_time_eq(b"secret", b"secret"));

@@ -12,6 +12,7 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct Certificates {
     pub store: Arc<CertStore>,
+    writing: std::sync::Mutex<()>,
     dir: Option<PathBuf>,
     sealer: Option<Sealer>,
     key_hint: String,
@@ -36,6 +37,7 @@ impl Certificates {
     ) -> Certificates {
         Certificates {
             store,
+            writing: std::sync::Mutex::new(()),
             dir,
             sealer,
             key_hint,
@@ -125,6 +127,9 @@ impl Certificates {
 
     /// Stops serving and forgets an API certificate.
     pub fn delete(&self, name: &str) -> Result<(), ApiError> {
+        // The name becomes a file name: never let it reach outside the certificate directory.
+        check_name(name)?;
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(dir) = &self.dir {
             let path = dir.join(format!("{name}.json"));
             if path.exists() {
@@ -140,6 +145,22 @@ impl Certificates {
             )))
         }
     }
+}
+
+/// Certificate names are file names in the state directory: letters, digits, `.`, `-`, `_`, and
+/// never a name of dots alone.
+fn check_name(name: &str) -> Result<(), ApiError> {
+    let plain = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if !plain || name.bytes().all(|b| b == b'.') {
+        return Err(ApiError::field(
+            "/name",
+            "certificate names may only use letters, digits and `.`, `-`, `_`",
+        ));
+    }
+    Ok(())
 }
 
 /// The JSON shape of a certificate in the API.

@@ -166,7 +166,7 @@ impl Control {
     ) -> Result<u64, ApiError> {
         let mut state = self.lock();
         let mut sites = state.config.sites.clone();
-        if let Err(e) = edit(&mut sites) {
+        if let Err(e) = edit(&mut sites).and_then(|()| paths_known(&state.config.sites, &sites)) {
             self.registry
                 .globals
                 .admin_changes_rejected
@@ -256,6 +256,48 @@ impl Control {
         // assigned after everything succeeded), so a poisoned lock is still safe to use.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Paths on the server (static roots, pin files) come from the configuration file only: a
+/// change through the API may keep and reuse them but not name new ones, or the API could
+/// publish or read any file the process can.
+fn paths_known(current: &[Site], changed: &[Site]) -> Result<(), ApiError> {
+    let known: std::collections::HashSet<&Path> = paths(current).map(|(_, p)| p).collect();
+    for (pointer, path) in paths(changed) {
+        if !known.contains(path) {
+            return Err(ApiError::field(
+                pointer,
+                format!(
+                    "{} is not a path the configuration file uses; server paths are set in the file",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every server path in the sites, with a JSON pointer to it.
+fn paths(sites: &[Site]) -> impl Iterator<Item = (String, &Path)> {
+    sites.iter().enumerate().flat_map(|(i, site)| {
+        let roots = site.release.versions.iter().filter_map(move |(name, v)| {
+            v.root
+                .as_deref()
+                .map(|p| (format!("/sites/{i}/release/versions/{name}/root"), p))
+        });
+        let files = site
+            .release
+            .rules
+            .iter()
+            .enumerate()
+            .filter_map(move |(j, r)| {
+                r.pin
+                    .as_ref()
+                    .and_then(|p| p.uids_file.as_deref())
+                    .map(|p| (format!("/sites/{i}/release/rules/{j}/pin/uids_file"), p))
+            });
+        roots.chain(files)
+    })
 }
 
 fn sites_hash(sites: &[Site]) -> String {

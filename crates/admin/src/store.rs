@@ -127,7 +127,11 @@ impl Store {
                 sites: rev.sites.clone(),
             };
             write_atomic(&dir.join("state.json"), &serde_json::to_vec_pretty(&state)?)?;
-            append_audit(dir, &rev)?;
+            // state.json is in place: the revision is committed, whatever happens next. A missing
+            // audit line is filled in from the revision file at the next start.
+            if let Err(e) = append_audit(dir, &rev) {
+                tracing::error!(revision = rev.revision, error = %e, "audit log not written; it will be completed at the next start");
+            }
         }
         // Without a state directory the history keeps the sites so rollback still works.
         let keep_sites = self.dir.is_none();
@@ -210,5 +214,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         file.sync_all()?;
     }
     fs::rename(&tmp, path)?;
-    File::open(dir)?.sync_all()
+    // Renamed: the new content is what readers see. A failed directory sync only weakens
+    // durability across a power cut; reporting it as a failed write would be false.
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        tracing::error!(path = %path.display(), error = %e, "directory sync failed after a write");
+    }
+    Ok(())
 }

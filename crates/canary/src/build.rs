@@ -296,7 +296,7 @@ fn build_pin(
                     }
                     if !line.bytes().all(|b| b.is_ascii_graphic()) {
                         errors.push(at.key("uids_file").error(format!(
-                            "{}:{}: {line:?} is not an account id",
+                            "{}:{}: not an account id (visible ASCII, no spaces)",
                             path.display(),
                             n + 1
                         )));

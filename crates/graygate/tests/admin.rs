@@ -733,3 +733,43 @@ fn the_latest_change_wins_between_file_and_api() {
     );
     drop(dir);
 }
+
+#[test]
+fn the_api_cannot_name_new_server_paths() {
+    let (stable, gray) = (Origin::start("stable"), Origin::start("gray"));
+    let gw = start(&config(&stable, &gray), None);
+    let rules = json!([{"pin": {"uids_file": "/proc/self/environ"}, "version": "gray"}]);
+    let (status, error) = api(&gw, "PUT", "/sites/shop/release/rules", Some(rules));
+    assert_eq!(status, 422);
+    assert_eq!(
+        error["error"]["errors"][0]["path"],
+        "/sites/0/release/rules/0/pin/uids_file"
+    );
+    assert!(
+        !error.to_string().contains("GRAYGATE"),
+        "no file content in errors: {error}"
+    );
+    let mut site = api(&gw, "GET", "/sites/shop", None).1;
+    site["release"]["versions"]["stable"] = json!({"root": "/etc"});
+    assert_eq!(api(&gw, "PUT", "/sites/shop", Some(site)).0, 422);
+    assert_eq!(api(&gw, "GET", "/revisions", None).1["current"], 1);
+}
+
+#[test]
+fn without_a_token_only_loopback_host_names_are_answered() {
+    let (stable, gray) = (Origin::start("stable"), Origin::start("gray"));
+    let gw = Gateway::start(&config(&stable, &gray));
+    let admin = gw.admin.expect("admin");
+    let mut c = Client::connect(admin);
+    c.send_raw(b"GET /api/v1/sites HTTP/1.1\r\nHost: rebound.evil.example:9180\r\n\r\n");
+    assert_eq!(
+        c.read_reply(false).expect("reply").status,
+        403,
+        "DNS rebinding"
+    );
+    assert_eq!(
+        request(admin, "GET", "/api/v1/sites", &[], "").status,
+        200,
+        "Host 127.0.0.1:port is fine"
+    );
+}

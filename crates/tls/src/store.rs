@@ -123,13 +123,27 @@ impl CertStore {
                 effective.insert(name, cert);
             }
         }
+        // Host names are claimed source by source, lowest first, so a host covered by an API
+        // certificate is served by it whatever the certificates are called; a certificate
+        // replaced by name in a higher source does not claim its hosts at all.
         let mut map = Map::default();
-        for cert in effective.values() {
-            for dns in &cert.dns_names {
-                match dns.strip_prefix("*.") {
-                    Some(suffix) => map.wildcard.insert(suffix.to_string(), cert.key.clone()),
-                    None => map.exact.insert(dns.clone(), cert.key.clone()),
-                };
+        for (source, certs) in sources {
+            for (name, cert) in certs {
+                let overridden = sources
+                    .range((
+                        std::ops::Bound::Excluded(*source),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .any(|(_, higher)| higher.contains_key(name));
+                if overridden {
+                    continue;
+                }
+                for dns in &cert.dns_names {
+                    match dns.strip_prefix("*.") {
+                        Some(suffix) => map.wildcard.insert(suffix.to_string(), cert.key.clone()),
+                        None => map.exact.insert(dns.clone(), cert.key.clone()),
+                    };
+                }
             }
         }
         map.default = match &self.default_name {
@@ -155,5 +169,60 @@ impl CertStore {
 impl ResolvesServerCert for CertStore {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         self.lookup(hello.server_name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(name: &str, host: &str) -> Certificate {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let params = rcgen::CertificateParams::new(vec![host.to_string()]).expect("params");
+        let pem = params.self_signed(&key).expect("cert").pem();
+        Certificate::parse(
+            name,
+            pem.as_bytes(),
+            key.serialize_pem().as_bytes(),
+            crate::unix_now(),
+        )
+        .expect("valid")
+    }
+
+    fn serving(store: &CertStore, host: &str) -> Vec<u8> {
+        store.lookup(Some(host)).expect("a certificate").cert[0].to_vec()
+    }
+
+    #[test]
+    fn higher_sources_win_by_host_whatever_the_names() {
+        let store = CertStore::new(None);
+        let (file, api) = (
+            cert("zzz-from-file", "x.test"),
+            cert("aaa-from-api", "x.test"),
+        );
+        store.replace(Source::Config, vec![file.clone()]);
+        assert_eq!(serving(&store, "x.test"), file.key.cert[0].to_vec());
+        store.put(Source::Api, api.clone());
+        assert_eq!(serving(&store, "x.test"), api.key.cert[0].to_vec());
+        store.remove(Source::Api, "aaa-from-api");
+        assert_eq!(serving(&store, "x.test"), file.key.cert[0].to_vec());
+    }
+
+    #[test]
+    fn a_name_replaced_in_a_higher_source_claims_no_hosts() {
+        let store = CertStore::new(None);
+        store.replace(
+            Source::Config,
+            vec![cert("shop", "old.test"), cert("other", "other.test")],
+        );
+        store.put(Source::Api, cert("shop", "new.test"));
+        // old.test was only the file's "shop", which the API replaced: the default answers.
+        assert_ne!(serving(&store, "old.test"), serving(&store, "new.test"));
+        assert!(
+            store
+                .list()
+                .iter()
+                .any(|(s, c)| *s == Source::Api && c.name == "shop")
+        );
     }
 }
