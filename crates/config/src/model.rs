@@ -220,6 +220,9 @@ pub struct Server {
     pub tcp_nodelay: bool,
     /// Listen backlog (nginx `listen ... backlog=`).
     pub backlog: u32,
+    /// An HTTP/1 client that takes no part of a response for this long is cut off (nginx
+    /// `send_timeout`), so a client that stops reading cannot hold its upstream connection.
+    pub send_timeout_ms: u64,
 }
 
 impl Default for Server {
@@ -232,6 +235,7 @@ impl Default for Server {
             max_headers: 100,
             tcp_nodelay: true,
             backlog: 1024,
+            send_timeout_ms: 60_000,
         }
     }
 }

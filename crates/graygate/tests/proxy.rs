@@ -313,3 +313,35 @@ fn the_host_routed_by_is_the_host_sent_upstream() {
     );
     assert!(!reply.text().contains("internal.example"));
 }
+
+#[test]
+fn a_client_that_stops_reading_is_cut_off_at_the_send_timeout() {
+    let stable = Origin::start("stable");
+    let config = two_upstreams(&stable, closed_port(), "") + "server:\n  send_timeout_ms: 300\n";
+    let gw = Gateway::start(&config);
+    let stream = std::net::TcpStream::connect(gw.addr).expect("connect");
+    let mut writer = stream.try_clone().expect("clone");
+    writer
+        .write_all(b"GET /big?n=67108864 HTTP/1.1\r\nHost: a\r\nCookie: uuid=x\r\n\r\n")
+        .expect("send");
+    // Read nothing for a while: the socket buffers fill and graygate's writes block.
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    let mut reader = std::io::BufReader::new(stream);
+    reader
+        .get_ref()
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    let mut total = 0usize;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match std::io::Read::read(&mut reader, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) => panic!("the connection was not closed: {e} after {total} bytes"),
+        }
+    }
+    assert!(
+        total < 64 << 20,
+        "the whole response was sent ({total} bytes)"
+    );
+}

@@ -15,19 +15,20 @@ pub use tracker::{Tracker, Verdict};
 
 use crate::worker::Worker;
 use hyper::rt::{Read, ReadBufCursor, Write};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 /// Verdicts shared between the socket wrapper and the connection's requests.
 #[derive(Debug, Default)]
 pub struct Verdicts {
     queue: RefCell<VecDeque<Verdict>>,
     /// The tracker lost track of the stream: requests without a verdict of their own are suspect.
-    lost: std::cell::Cell<bool>,
+    lost: Cell<bool>,
 }
 
 impl Verdicts {
@@ -43,24 +44,43 @@ impl Verdicts {
 }
 
 /// A socket whose incoming bytes are followed by a [`Tracker`]. It also keeps the worker's
-/// `reading` gauge (connections in the middle of a request head), as nginx counts it.
+/// `reading` gauge (connections in the middle of a request head), as nginx counts it, and notes
+/// since when writes have been blocked (the client is not reading) for the send timeout.
 pub struct Watched<T> {
     inner: T,
     tracker: Tracker,
     verdicts: Rc<Verdicts>,
     worker: Rc<Worker>,
+    write_blocked: Rc<Cell<Option<Instant>>>,
 }
 
 impl<T> Watched<T> {
-    pub fn new(inner: T, max_line: usize, worker: Rc<Worker>) -> (Watched<T>, Rc<Verdicts>) {
+    pub fn new(
+        inner: T,
+        max_line: usize,
+        worker: Rc<Worker>,
+        write_blocked: Rc<Cell<Option<Instant>>>,
+    ) -> (Watched<T>, Rc<Verdicts>) {
         let verdicts = Rc::new(Verdicts::default());
         let watched = Watched {
             inner,
             tracker: Tracker::new(max_line),
             verdicts: verdicts.clone(),
             worker,
+            write_blocked,
         };
         (watched, verdicts)
+    }
+
+    /// A write that cannot proceed starts the send-timeout clock; one that does stops it.
+    fn note_write<R>(&self, polled: &Poll<R>) {
+        match polled {
+            Poll::Pending if self.write_blocked.get().is_none() => {
+                self.write_blocked.set(Some(Instant::now()))
+            }
+            Poll::Pending => {}
+            Poll::Ready(_) => self.write_blocked.set(None),
+        }
     }
 }
 
@@ -113,11 +133,17 @@ impl<T: Write + Unpin> Write for Watched<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.note_write(&polled);
+        polled
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_flush(cx);
+        this.note_write(&polled);
+        polled
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -133,6 +159,9 @@ impl<T: Write + Unpin> Write for Watched<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.note_write(&polled);
+        polled
     }
 }

@@ -88,6 +88,7 @@ pub struct ServerLimits {
     pub max_headers: usize,
     pub tcp_nodelay: bool,
     pub backlog: u32,
+    pub send_timeout: Duration,
 }
 
 impl Snapshot {
@@ -214,6 +215,7 @@ impl Snapshot {
                     max_headers: server.max_headers,
                     tcp_nodelay: server.tcp_nodelay,
                     backlog: server.backlog,
+                    send_timeout: Duration::from_millis(server.send_timeout_ms.max(1)),
                 },
             }),
             _ => Err(errors),

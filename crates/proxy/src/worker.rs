@@ -285,6 +285,8 @@ pub(crate) struct Conn {
     served: Cell<u64>,
     in_flight: Cell<u32>,
     idle_since: Cell<Instant>,
+    /// Since when writing to the client has been blocked (it is not reading), if it is.
+    write_blocked: Rc<Cell<Option<Instant>>>,
 }
 
 impl Conn {
@@ -441,7 +443,12 @@ async fn serve_connection(
     worker.connections.set(worker.connections.get() - 1);
 }
 
-fn conn(peer: SocketAddr, tls: bool, framing: Rc<Verdicts>) -> Rc<Conn> {
+fn conn(
+    peer: SocketAddr,
+    tls: bool,
+    framing: Rc<Verdicts>,
+    write_blocked: Rc<Cell<Option<Instant>>>,
+) -> Rc<Conn> {
     Rc::new(Conn {
         peer,
         client_address: crate::forward::client_address(peer),
@@ -450,6 +457,7 @@ fn conn(peer: SocketAddr, tls: bool, framing: Rc<Verdicts>) -> Rc<Conn> {
         served: Cell::new(0),
         in_flight: Cell::new(0),
         idle_since: Cell::new(Instant::now()),
+        write_blocked,
     })
 }
 
@@ -463,8 +471,14 @@ async fn serve_http1<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
 {
-    let (io, framing) = Watched::new(io, limits.max_header_bytes, worker.clone());
-    let conn = conn(peer, tls, framing);
+    let write_blocked = Rc::new(Cell::new(None));
+    let (io, framing) = Watched::new(
+        io,
+        limits.max_header_bytes,
+        worker.clone(),
+        write_blocked.clone(),
+    );
+    let conn = conn(peer, tls, framing, write_blocked);
     let service = {
         let (worker, conn) = (worker.clone(), conn.clone());
         service_fn(move |request| pipeline::handle(worker.clone(), conn.clone(), request))
@@ -481,12 +495,16 @@ async fn serve_http1<I>(
     // hyper times the wait for a request head from the moment a connection goes idle, so
     // `client_header_timeout` bounds idle time too; a shorter `keepalive_timeout` needs a watch.
     let watch_idle = limits.keepalive_timeout < limits.client_header_timeout;
+    let timeouts = Timeouts {
+        keepalive: limits.keepalive_timeout,
+        watch_idle,
+        send: Some(limits.send_timeout),
+    };
     drive(
         connection,
         |c| c.graceful_shutdown(),
         &conn,
-        limits.keepalive_timeout,
-        watch_idle,
+        timeouts,
         shutdown,
     )
     .await;
@@ -502,7 +520,7 @@ async fn serve_http2<I>(
     I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
 {
     // HTTP/2 framing is hyper's own: no Content-Length/Transfer-Encoding tracking needed.
-    let conn = conn(peer, true, Rc::default());
+    let conn = conn(peer, true, Rc::default(), Rc::default());
     let service = {
         let (worker, conn) = (worker.clone(), conn.clone());
         service_fn(move |request| pipeline::handle(worker.clone(), conn.clone(), request))
@@ -517,25 +535,39 @@ async fn serve_http2<I>(
         .max_local_error_reset_streams(h2.max_local_error_resets);
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
+    // HTTP/2 flow control paces each stream; a stalled stream does not hold a connection alone.
+    let timeouts = Timeouts {
+        keepalive: limits.keepalive_timeout,
+        watch_idle: true,
+        send: None,
+    };
     drive(
         connection,
         |c| c.graceful_shutdown(),
         &conn,
-        limits.keepalive_timeout,
-        true,
+        timeouts,
         shutdown,
     )
     .await;
 }
 
+/// The timers of one connection.
+struct Timeouts {
+    keepalive: Duration,
+    /// hyper does not already bound idle time below `keepalive`.
+    watch_idle: bool,
+    /// Cut off a client that takes no part of a response for this long.
+    send: Option<Duration>,
+}
+
 /// Runs a connection to its end, closing it gracefully when it idles past the keepalive
-/// timeout (if `watch_idle`) or when the gateway shuts down.
+/// timeout or when the gateway shuts down, and abruptly when a response stalls past the send
+/// timeout (the client stopped reading).
 async fn drive<C>(
     mut connection: std::pin::Pin<&mut C>,
     graceful: impl Fn(std::pin::Pin<&mut C>),
     conn: &Conn,
-    keepalive: Duration,
-    watch_idle: bool,
+    timeouts: Timeouts,
     mut shutdown: watch::Receiver<bool>,
 ) where
     C: std::future::Future<Output = Result<(), hyper::Error>>,
@@ -549,14 +581,30 @@ async fn drive<C>(
                 }
                 break;
             }
-            _ = idle_expired(conn, keepalive), if watch_idle && !closing => {
+            _ = idle_expired(conn, timeouts.keepalive), if timeouts.watch_idle && !closing => {
                 closing = true;
                 graceful(connection.as_mut());
+            }
+            _ = send_stalled(conn, timeouts.send.unwrap_or(Duration::MAX)), if timeouts.send.is_some() => {
+                tracing::debug!(peer = %conn.peer, "response stalled past the send timeout; closing");
+                break;
             }
             _ = shutdown.wait_for(|stop| *stop), if !closing => {
                 closing = true;
                 graceful(connection.as_mut());
             }
+        }
+    }
+}
+
+/// Resolves once writing to the client has been blocked for `timeout` (nginx's `send_timeout`:
+/// the time between two successful writes while a response is going out).
+async fn send_stalled(conn: &Conn, timeout: Duration) {
+    loop {
+        match conn.write_blocked.get() {
+            Some(since) if since.elapsed() >= timeout => return,
+            Some(since) => tokio::time::sleep_until((since + timeout).into()).await,
+            None => tokio::time::sleep(timeout.min(Duration::from_secs(1))).await,
         }
     }
 }
