@@ -474,9 +474,11 @@ async fn list_revisions(State(app): Shared) -> Json<Value> {
 }
 
 async fn get_revision(State(app): Shared, Path(n): Path<u64>) -> ApiResult<Json<Value>> {
-    let rev = app
-        .control
-        .revision(n)
+    // Reading a revision takes the control lock (and may read a file): off the async runtime.
+    let control = app.control.clone();
+    let rev = tokio::task::spawn_blocking(move || control.revision(n))
+        .await
+        .map_err(|_| ApiError::internal("the read did not complete"))?
         .ok_or_else(|| ApiError::not_found(format!("no revision {n}")))?;
     Ok(Json(serde_json::to_value(rev).unwrap_or(Value::Null)))
 }

@@ -12,6 +12,7 @@
 
 use crate::error::ApiError;
 use crate::store::{Revision, Store};
+use arc_swap::ArcSwap;
 use graygate_config::{Config, ConfigErrors, Document, Site};
 use graygate_metrics::Registry;
 use graygate_proxy::{ServerHandle, Snapshot};
@@ -28,6 +29,18 @@ pub struct Control {
     prepare: Prepare,
     server: OnceLock<ServerHandle>,
     state: Mutex<State>,
+    /// What readers see: published after each change, read without the lock, so that reads
+    /// (and the admin listener's single thread) never wait behind a change's validation and
+    /// fsyncs.
+    published: ArcSwap<Published>,
+}
+
+/// The current revision, its sites and the history, for readers.
+#[derive(Debug, Default)]
+struct Published {
+    revision: u64,
+    sites: Vec<Site>,
+    history: Vec<Revision>,
 }
 
 struct State {
@@ -102,8 +115,10 @@ impl Control {
             registry,
             prepare,
             server: OnceLock::new(),
+            published: ArcSwap::from_pointee(Published::default()),
             state: Mutex::new(state),
         };
+        control.publish(&control.lock());
         Ok((control, snapshot))
     }
 
@@ -152,6 +167,7 @@ impl Control {
         state.base_dir = doc.base_dir().to_path_buf();
         state.revision = revision;
         state.file_hash = file_hash;
+        self.publish(&state);
         self.swap(snapshot);
         Ok(revision)
     }
@@ -200,13 +216,22 @@ impl Control {
 
     /// The current sites and revision.
     pub fn sites(&self) -> (u64, Vec<Site>) {
-        let state = self.lock();
-        (state.revision, state.config.sites.clone())
+        let published = self.published.load();
+        (published.revision, published.sites.clone())
     }
 
     pub fn revisions(&self) -> (u64, Vec<Revision>) {
-        let state = self.lock();
-        (state.revision, state.store.list())
+        let published = self.published.load();
+        (published.revision, published.history.clone())
+    }
+
+    fn publish(&self, state: &State) {
+        let published = Published {
+            revision: state.revision,
+            sites: state.config.sites.clone(),
+            history: state.store.list(),
+        };
+        self.published.store(Arc::new(published));
     }
 
     pub fn revision(&self, n: u64) -> Option<Revision> {
@@ -241,6 +266,7 @@ impl Control {
             .map_err(|e| ApiError::internal(format!("cannot persist the revision: {e}")))?;
         state.config = config;
         state.revision = revision;
+        self.publish(state);
         self.swap(snapshot);
         Ok(revision)
     }
