@@ -68,21 +68,7 @@ fn start_at(
 
 /// An API call with the token and the CSRF header; returns status and JSON (or text) body.
 fn api(gw: &Gateway, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let auth = format!("Authorization: Bearer {TOKEN}");
-    let mut headers = vec![auth.as_str(), "X-Graygate-Request: 1"];
-    let text = body.map(|b| b.to_string()).unwrap_or_default();
-    if !text.is_empty() {
-        headers.push("Content-Type: application/json");
-    }
-    let reply = request(
-        gw.admin.expect("admin"),
-        method,
-        &format!("/api/v1{path}"),
-        &headers,
-        &text,
-    );
-    let value = serde_json::from_slice(&reply.body).unwrap_or_else(|_| Value::String(reply.text()));
-    (reply.status, value)
+    gw.api(TOKEN, method, path, body)
 }
 
 fn proxied(gw: &Gateway, cookie: &str) -> Reply {

@@ -200,23 +200,7 @@ fn presented(addr: std::net::SocketAddr, sni: Option<&str>) -> Option<(String, S
 }
 
 fn api(t: &Tls, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let auth = format!("Authorization: Bearer {TOKEN}");
-    let text = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut headers = vec![auth.as_str(), "X-Graygate-Request: 1"];
-    if !text.is_empty() {
-        headers.push("Content-Type: application/json");
-    }
-    let reply = request(
-        t.gw.admin.expect("admin"),
-        method,
-        &format!("/api/v1{path}"),
-        &headers,
-        &text,
-    );
-    (
-        reply.status,
-        serde_json::from_slice(&reply.body).unwrap_or(Value::Null),
-    )
+    t.gw.api(TOKEN, method, path, body)
 }
 
 #[test]

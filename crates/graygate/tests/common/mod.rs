@@ -130,6 +130,33 @@ impl Gateway {
         }
     }
 
+    /// An admin API call with `token` and the CSRF header: the status and the JSON body (or the
+    /// text, as a JSON string, when the body is not JSON).
+    pub fn api(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let auth = format!("Authorization: Bearer {token}");
+        let mut headers = vec![auth.as_str(), "X-Graygate-Request: 1"];
+        let text = body.map(|b| b.to_string()).unwrap_or_default();
+        if !text.is_empty() {
+            headers.push("Content-Type: application/json");
+        }
+        let reply = request(
+            self.admin.expect("admin listener"),
+            method,
+            &format!("/api/v1{path}"),
+            &headers,
+            &text,
+        );
+        let value = serde_json::from_slice(&reply.body)
+            .unwrap_or_else(|_| serde_json::Value::String(reply.text()));
+        (reply.status, value)
+    }
+
     /// The value of a series on the metrics endpoint, named with its labels as rendered
     /// (`name{a="x",b="y"}`); 0 when the series is not there yet.
     pub fn metric(&self, name: &str) -> u64 {
