@@ -56,6 +56,18 @@ fn refused_requests_never_reach_the_origin() {
         );
     }
     assert_eq!(origin.requests(), 0, "a refused request reached the origin");
+    // Every refusal is counted, whoever made it.
+    let refused = |status: &str, by: &str| {
+        gw.metric(&format!(
+            "graygate_http_rejected_total{{status=\"{status}\",by=\"{by}\"}}"
+        ))
+    };
+    assert_eq!(refused("431", "parser"), 2);
+    assert_eq!(refused("405", "hygiene"), 1);
+    assert_eq!(
+        refused("400", "hygiene") + refused("400", "parser"),
+        cases.len() as u64 - 3
+    );
 }
 
 #[test]

@@ -180,6 +180,9 @@ pub struct WorkerCells {
     /// Requests refused before routing, by the answer given.
     pub rejected_400: Cell,
     pub rejected_405: Cell,
+    /// Requests hyper refused while parsing (it answers 400 or 431 itself and closes).
+    pub rejected_parse_400: Cell,
+    pub rejected_parse_431: Cell,
     pub new_devices: Cell,
     pub upstream_connections: Cell,
     /// Requests by protocol: HTTP/1.x in clear, HTTP/1.1 over TLS, HTTP/2 over TLS.

@@ -259,17 +259,27 @@ pub(crate) fn render(registry: &Registry, format: Format, nginx_compat: bool) ->
     out.family(
         HTTP_REJECTED,
         "counter",
-        "Requests refused by graygate's HTTP hygiene before routing, by status.",
+        "Requests refused before routing, by status and by whom: graygate's hygiene checks, or the HTTP parser.",
     );
     out.sample(
         HTTP_REJECTED,
-        &[("status", "400")],
+        &[("status", "400"), ("by", "hygiene")],
         total(|w| &w.rejected_400),
     );
     out.sample(
         HTTP_REJECTED,
-        &[("status", "405")],
+        &[("status", "405"), ("by", "hygiene")],
         total(|w| &w.rejected_405),
+    );
+    out.sample(
+        HTTP_REJECTED,
+        &[("status", "400"), ("by", "parser")],
+        total(|w| &w.rejected_parse_400),
+    );
+    out.sample(
+        HTTP_REJECTED,
+        &[("status", "431"), ("by", "parser")],
+        total(|w| &w.rejected_parse_431),
     );
     out.family(
         RELEASE_NEW_DEVICES,

@@ -503,6 +503,7 @@ async fn serve_http1<I>(
     drive(
         connection,
         |c| c.graceful_shutdown(),
+        worker,
         &conn,
         timeouts,
         shutdown,
@@ -544,6 +545,7 @@ async fn serve_http2<I>(
     drive(
         connection,
         |c| c.graceful_shutdown(),
+        worker,
         &conn,
         timeouts,
         shutdown,
@@ -566,6 +568,7 @@ struct Timeouts {
 async fn drive<C>(
     mut connection: std::pin::Pin<&mut C>,
     graceful: impl Fn(std::pin::Pin<&mut C>),
+    worker: &Worker,
     conn: &Conn,
     timeouts: Timeouts,
     mut shutdown: watch::Receiver<bool>,
@@ -577,6 +580,14 @@ async fn drive<C>(
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(e) = result {
+                    // hyper answered a request it could not parse (400, or 431 for an oversized
+                    // head) without calling the pipeline: count it here.
+                    let cells = worker.cells();
+                    if e.is_parse_too_large() {
+                        cells.rejected_parse_431.inc();
+                    } else if e.is_parse() {
+                        cells.rejected_parse_400.inc();
+                    }
                     tracing::debug!(peer = %conn.peer, error = %e, "client connection ended with an error");
                 }
                 break;
