@@ -45,25 +45,7 @@ fn start_at(
     path: &std::path::Path,
     state: Option<&std::path::Path>,
 ) -> Gateway {
-    let path = path.to_str().expect("path").to_string();
-    let mut args = vec![
-        "run",
-        "--config",
-        &path,
-        "--listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
-        "--workers",
-        "2",
-    ];
-    let state = state.map(|s| s.to_str().expect("path").to_string());
-    if let Some(state) = &state {
-        args.extend(["--state-dir", state]);
-    }
-    Gateway::spawn_with(&args, dir, &[("GRAYGATE_ADMIN_TOKEN", TOKEN)])
+    Gateway::launch(dir, Some(path), state, &[("GRAYGATE_ADMIN_TOKEN", TOKEN)])
 }
 
 /// An API call with the token and the CSRF header; returns status and JSON (or text) body.

@@ -11,22 +11,10 @@ use std::process::Command;
 fn a_release_manager_drives_the_admin_page() {
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("state");
-    let args = [
-        "run",
-        "--listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
-        "--workers",
-        "2",
-        "--state-dir",
-        state.to_str().expect("path"),
-    ];
-    let gw = Gateway::spawn_with(
-        &args,
+    let gw = Gateway::launch(
         dir,
+        None,
+        Some(&state),
         &[("GRAYGATE_ADMIN_TOKEN", "browser-test-token")],
     );
     let admin = gw.admin.expect("admin listener");

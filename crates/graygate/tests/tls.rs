@@ -125,32 +125,12 @@ sites:
     );
     std::fs::write(root.join("graygate.yaml"), config).expect("config");
     let state = root.join("state");
-    let config_path = root
-        .join("graygate.yaml")
-        .to_str()
-        .expect("path")
-        .to_string();
-    let state_arg = state.to_str().expect("path").to_string();
-    let args = [
-        "run",
-        "--config",
-        &config_path,
-        "--listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
-        "--workers",
-        "2",
-        "--state-dir",
-        &state_arg,
-    ];
     let env = [
         ("GRAYGATE_ADMIN_TOKEN", TOKEN),
         ("GRAYGATE_SEALING_KEY", SEALING_KEY),
     ];
-    let gw = Gateway::spawn_with(&args, dir, &env);
+    let config_path = root.join("graygate.yaml");
+    let gw = Gateway::launch(dir, Some(&config_path), Some(&state), &env);
     let https = gw.tls.expect("https listener");
     Tls {
         gw,
@@ -578,27 +558,8 @@ fn no_private_key_in_clear_on_disk_and_keys_need_a_sealing_key() {
         "tls:\n  listen: [\"127.0.0.1:0\"]\n  certificates: [{name: x, cert: x.crt, key: x.key}]\nsites:\n  - name: s\n    hosts: [\"*\"]\n    release: {default: v, versions: {v: {root: www}}}\n",
     )
     .expect("config");
-    let path = dir
-        .path()
-        .join("g.yaml")
-        .to_str()
-        .expect("path")
-        .to_string();
-    let gw = Gateway::spawn_with(
-        &[
-            "run",
-            "--config",
-            &path,
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ],
-        dir,
-        &[("GRAYGATE_ADMIN_TOKEN", TOKEN)],
-    );
+    let path = dir.path().join("g.yaml");
+    let gw = Gateway::launch(dir, Some(&path), None, &[("GRAYGATE_ADMIN_TOKEN", TOKEN)]);
     let t2 = Tls {
         https: gw.tls.expect("tls"),
         gw,

@@ -38,40 +38,44 @@ impl Gateway {
     pub fn start_in(dir: tempfile::TempDir, config: &str) -> Gateway {
         let path = dir.path().join("graygate.yaml");
         std::fs::write(&path, config).expect("write config");
-        Gateway::spawn(
-            &[
-                "run",
-                "--config",
-                path.to_str().expect("utf-8 path"),
-                "--listen",
-                "127.0.0.1:0",
-                "--metrics-listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-                "--workers",
-                "2",
-            ],
-            dir,
-        )
+        Gateway::launch(dir, Some(&path), None, &[])
     }
 
     /// `graygate run` with no config: the embedded demo.
     pub fn demo() -> Gateway {
-        Gateway::spawn(
-            &[
-                "run",
-                "--listen",
-                "127.0.0.1:0",
-                "--metrics-listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-                "--workers",
-                "2",
-            ],
-            tempfile::tempdir().expect("temp dir"),
-        )
+        Gateway::launch(tempfile::tempdir().expect("temp dir"), None, None, &[])
+    }
+
+    /// `graygate run` with two workers and every listener on a free loopback port; `config`
+    /// `None` serves the demo; `state` is the admin state directory.
+    pub fn launch(
+        dir: tempfile::TempDir,
+        config: Option<&Path>,
+        state: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> Gateway {
+        let mut args: Vec<String> = [
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        for (flag, path) in [("--config", config), ("--state-dir", state)] {
+            if let Some(path) = path {
+                args.push(flag.to_string());
+                args.push(path.to_str().expect("utf-8 path").to_string());
+            }
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Gateway::spawn_with(&args, dir, env)
     }
 
     fn spawn(args: &[&str], dir: tempfile::TempDir) -> Gateway {
