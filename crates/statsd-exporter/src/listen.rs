@@ -94,40 +94,66 @@ fn interval(exporter: &Exporter) -> Duration {
         .max(Duration::from_millis(1))
 }
 
-async fn udp(exporter: Exporter, socket: UdpSocket) {
-    let mut buf = vec![0u8; 65535];
-    let mut batch = Batch::new(&exporter);
-    loop {
-        tokio::select! {
-            received = socket.recv(&mut buf) => match received {
-                Ok(n) => {
-                    exporter.ingest().udp_packets.fetch_add(1, Relaxed);
-                    exporter.parse_datagram(&buf[..n], &mut batch.events);
-                    batch.maybe_flush(&exporter, false).await;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "UDP receive failed");
-                    return;
-                }
-            },
-            () = sleep_until(batch.deadline) => batch.maybe_flush(&exporter, true).await,
-        }
+/// A datagram socket (UDP or unixgram): one packet per receive, parsed the same way.
+trait Datagrams: Send + Sync + 'static {
+    fn receive(
+        &self,
+        buf: &mut [u8],
+    ) -> impl std::future::Future<Output = io::Result<usize>> + Send;
+}
+
+impl Datagrams for UdpSocket {
+    fn receive(
+        &self,
+        buf: &mut [u8],
+    ) -> impl std::future::Future<Output = io::Result<usize>> + Send {
+        self.recv(buf)
     }
 }
 
+impl Datagrams for UnixDatagram {
+    fn receive(
+        &self,
+        buf: &mut [u8],
+    ) -> impl std::future::Future<Output = io::Result<usize>> + Send {
+        self.recv(buf)
+    }
+}
+
+async fn udp(exporter: Exporter, socket: UdpSocket) {
+    datagrams(exporter, socket, |e| &e.ingest().udp_packets, "UDP").await
+}
+
 async fn unixgram(exporter: Exporter, socket: UnixDatagram) {
+    datagrams(
+        exporter,
+        socket,
+        |e| &e.ingest().unixgram_packets,
+        "unixgram",
+    )
+    .await
+}
+
+/// Receives packets until the socket fails, counting them in `packets` and flushing events in
+/// batches (by size or by the flush interval).
+async fn datagrams<S: Datagrams>(
+    exporter: Exporter,
+    socket: S,
+    packets: fn(&Exporter) -> &std::sync::atomic::AtomicU64,
+    what: &'static str,
+) {
     let mut buf = vec![0u8; 65535];
     let mut batch = Batch::new(&exporter);
     loop {
         tokio::select! {
-            received = socket.recv(&mut buf) => match received {
+            received = socket.receive(&mut buf) => match received {
                 Ok(n) => {
-                    exporter.ingest().unixgram_packets.fetch_add(1, Relaxed);
+                    packets(&exporter).fetch_add(1, Relaxed);
                     exporter.parse_datagram(&buf[..n], &mut batch.events);
                     batch.maybe_flush(&exporter, false).await;
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "unixgram receive failed");
+                    tracing::error!(error = %e, "{what} receive failed");
                     return;
                 }
             },
