@@ -267,16 +267,7 @@ async fn put_percent(
         let mut matching = rules.iter_mut().filter(|r| r.percent.is_some() && r.version == version);
         match (matching.next(), matching.next()) {
             (Some(rule), None) => rule.percent = Some(percent),
-            (None, _) => rules.push(Rule {
-                name: None,
-                version,
-                pin: None,
-                header: None,
-                cookie: None,
-                query: None,
-                app_version: None,
-                percent: Some(percent),
-            }),
+            (None, _) => rules.push(Rule { percent: Some(percent), ..unnamed_rule(version) }),
             (Some(_), Some(_)) => {
                 return Err(ApiError::conflict(format!("several percentage rules send traffic to {version:?}; edit the rules instead")));
             }
@@ -337,6 +328,20 @@ async fn get_pins(State(app): Shared, Path(name): Path<String>) -> ApiResult<Jso
     Ok(Json(json!({"pins": pins})))
 }
 
+/// A rule for `version` with no name and no matcher yet: the caller sets exactly one.
+fn unnamed_rule(version: String) -> Rule {
+    Rule {
+        name: None,
+        version,
+        pin: None,
+        header: None,
+        cookie: None,
+        query: None,
+        app_version: None,
+        percent: None,
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AddPins {
@@ -395,17 +400,11 @@ async fn add_pins(
             None => rules.insert(
                 0,
                 Rule {
-                    name: None,
-                    version,
                     pin: Some(graygate_config::Pin {
                         uids,
                         uids_file: None,
                     }),
-                    header: None,
-                    cookie: None,
-                    query: None,
-                    app_version: None,
-                    percent: None,
+                    ..unnamed_rule(version)
                 },
             ),
         }
