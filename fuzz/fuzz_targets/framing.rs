@@ -21,9 +21,9 @@ fn feed_split(max_line: usize, stream: &[u8], sizes: &[usize]) -> (Vec<Verdict>,
     while !rest.is_empty() {
         let n = sizes[i % sizes.len()].min(rest.len());
         let (piece, tail) = rest.split_at(n);
-        out.extend(tracker.feed(piece));
+        tracker.feed(piece, |v| out.push(v));
         // An empty read must not change anything either.
-        out.extend(tracker.feed(&[]));
+        tracker.feed(&[], |v| out.push(v));
         rest = tail;
         i += 1;
     }
@@ -42,7 +42,8 @@ fuzz_target!(|data: &[u8]| {
     let stream = &data[3 + k..];
 
     let mut tracker = Tracker::new(max_line);
-    let verdicts = tracker.feed(stream);
+    let mut verdicts = Vec::new();
+    tracker.feed(stream, |v| verdicts.push(v));
     assert!(verdicts.len() <= stream.iter().filter(|b| **b == b'\n').count());
     let one_shot = (verdicts, tracker.in_head());
 

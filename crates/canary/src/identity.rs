@@ -149,19 +149,18 @@ impl IdentityPolicy {
 /// The value of the first cookie called `name` in the request's `Cookie` headers (HTTP/2 may
 /// split cookies over several). Values in double quotes are unquoted. Non-text headers are skipped.
 pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    let name = name.as_bytes();
     for value in headers.get_all(http::header::COOKIE) {
-        let Ok(text) = value.to_str() else { continue };
-        for pair in text.split(';') {
-            let pair = pair.trim_start_matches([' ', '\t']);
-            if let Some(rest) = pair.strip_prefix(name)
-                && let Some(value) = rest.strip_prefix('=')
-            {
-                let value = value.trim_end_matches([' ', '\t']);
-                let value = value
-                    .strip_prefix('"')
-                    .and_then(|v| v.strip_suffix('"'))
-                    .unwrap_or(value);
-                return Some(value);
+        // Bytes, not `to_str`: no validation pass over every header, only the value found.
+        for pair in value.as_bytes().split(|&b| b == b';') {
+            let pair = pair.trim_ascii_start();
+            if pair.len() > name.len() && pair[name.len()] == b'=' && pair.starts_with(name) {
+                let value = pair[name.len() + 1..].trim_ascii_end();
+                let value = match value {
+                    [b'"', inner @ .., b'"'] => inner,
+                    value => value,
+                };
+                return std::str::from_utf8(value).ok();
             }
         }
     }

@@ -46,9 +46,9 @@ const STATUSES: usize = 500;
 pub const UPSTREAM_ERROR_KINDS: [&str; 6] = [
     "connect",
     "connect_timeout",
-    "handshake",
     "timeout",
     "exchange",
+    "protocol",
     "client_body",
 ];
 

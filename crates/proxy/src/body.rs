@@ -18,7 +18,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub enum Source {
     Full(Option<Bytes>),
     File(FileBody),
-    Upstream(PooledBody<CountedBody>),
+    Upstream(PooledBody),
 }
 
 impl Source {

@@ -107,7 +107,9 @@ impl<T: Read + Unpin> Read for Watched<T> {
             Poll::Ready(Ok(())) => {
                 let filled = tmp.filled();
                 let was_reading = this.tracker.in_head();
-                let verdicts = this.tracker.feed(filled);
+                let queue = &this.verdicts.queue;
+                this.tracker
+                    .feed(filled, |verdict| queue.borrow_mut().push_back(verdict));
                 match (was_reading, this.tracker.in_head()) {
                     (false, true) => this.worker.cells().reading.inc(),
                     (true, false) => this.worker.cells().reading.dec(),
@@ -115,9 +117,6 @@ impl<T: Read + Unpin> Read for Watched<T> {
                 }
                 if this.tracker.lost() {
                     this.verdicts.lost.set(true);
-                }
-                for verdict in verdicts {
-                    this.verdicts.queue.borrow_mut().push_back(verdict);
                 }
                 buf.put_slice(filled);
                 Poll::Ready(Ok(()))

@@ -3,7 +3,6 @@
 //! between workers on the request path.
 
 use crate::access_log::AccessLog;
-use crate::body::CountedBody;
 use crate::framing::{Verdicts, Watched};
 use crate::pipeline;
 use crate::snapshot::{ServerLimits, Snapshot};
@@ -233,7 +232,7 @@ pub(crate) struct Worker {
     /// non-atomic `Rc` clone rather than bumping a reference count all workers share.
     #[allow(clippy::redundant_allocation)]
     current: RefCell<Rc<Arc<Snapshot>>>,
-    pub(crate) pools: Pools<CountedBody>,
+    pub(crate) pools: Pools,
     cells: Arc<PerWorker<WorkerCells>>,
     pub(crate) access_log: Option<AccessLog>,
     rng: Cell<u64>,

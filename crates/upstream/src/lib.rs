@@ -10,9 +10,13 @@
 //! Errors say whether anything reached the server ([`UpstreamError::nothing_sent`]): the proxy
 //! may then safely send the request elsewhere (the fallback to the default version).
 
+mod h1;
 mod pool;
 
 pub use pool::{PooledBody, Pools};
+
+/// A boxed error from a request body.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 use graygate_config::{self as config, FieldError, FieldPath, PassHost};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -126,37 +130,37 @@ pub enum UpstreamError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    /// The connection was made but the HTTP handshake failed.
-    #[error("handshake with {addr} failed: {source}")]
-    Handshake {
-        addr: SocketAddr,
-        source: hyper::Error,
-    },
     /// The server did not answer with a response header in time.
     #[error("{addr} sent no response within {timeout:?}")]
     Timeout { addr: SocketAddr, timeout: Duration },
-    /// The exchange failed after the request (or part of it) was sent.
+    /// The connection broke after the request (or part of it) was sent.
     #[error("request to {addr} failed: {source}")]
     Exchange {
         addr: SocketAddr,
-        source: hyper::Error,
+        source: std::io::Error,
     },
+    /// The server's response was not valid HTTP/1.1.
+    #[error("invalid response from {addr}: {source}")]
+    Protocol {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// The client's request body broke off or was malformed while it was streamed upstream.
+    #[error("client request body failed while sent to {addr}: {source}")]
+    ClientBody { addr: SocketAddr, source: BoxError },
 }
 
 impl UpstreamError {
     /// True when the server cannot have seen any of the request, so sending it elsewhere is safe
     /// whatever its method.
     pub fn nothing_sent(&self) -> bool {
-        matches!(
-            self,
-            UpstreamError::Connect { .. } | UpstreamError::Handshake { .. }
-        )
+        matches!(self, UpstreamError::Connect { .. })
     }
 
     /// True when the client caused the failure: its request body broke off or was malformed
     /// while being streamed upstream. The answer is then 400, and the upstream is not to blame.
     pub fn client_caused(&self) -> bool {
-        matches!(self, UpstreamError::Exchange { source, .. } if source.is_user())
+        matches!(self, UpstreamError::ClientBody { .. })
     }
 
     /// A short stable label for logs and metrics.
@@ -168,10 +172,10 @@ impl UpstreamError {
                 "connect_timeout"
             }
             UpstreamError::Connect { .. } => "connect",
-            UpstreamError::Handshake { .. } => "handshake",
             UpstreamError::Timeout { .. } => "timeout",
-            UpstreamError::Exchange { .. } if self.client_caused() => "client_body",
             UpstreamError::Exchange { .. } => "exchange",
+            UpstreamError::Protocol { .. } => "protocol",
+            UpstreamError::ClientBody { .. } => "client_body",
         }
     }
 }

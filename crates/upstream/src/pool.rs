@@ -1,69 +1,75 @@
-//! Per-worker keepalive pools. Single-threaded by design (`Rc`, `RefCell`): each worker thread
-//! has its own, so the hot path takes no lock and touches no shared cache line.
+//! Per-worker keepalive pools and the exchange on one connection. Single-threaded by design
+//! (`Rc`, `RefCell`): each worker thread has its own pools, so the hot path takes no lock and
+//! touches no shared cache line.
+//!
+//! The exchange runs inside the request's own task: the request head goes out in one write, the
+//! response head is read and parsed in the same task, and the body is read by the response body
+//! itself as the client's side asks for it. No connection task, no channel, no wake-up of a
+//! second task per request.
 
-use crate::{Upstream, UpstreamError};
-use bytes::Bytes;
+use crate::h1::{self, Chunked, Decoded, Framing, RequestFraming, ResponseHead};
+use crate::{BoxError, Upstream, UpstreamError};
+use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
+use std::future::{Future, poll_fn};
+use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// How long a pooled connection may take to become ready for its next request.
-const READY_WAIT: Duration = Duration::from_millis(20);
+/// Read buffer of an upstream connection; grows for larger bodies, kept across requests.
+const READ_BUFFER: usize = 8 * 1024;
 
 /// One worker's idle connections, by server address. Cheap to clone (shared handle).
-pub struct Pools<B> {
-    inner: Rc<Inner<B>>,
+#[derive(Clone, Default)]
+pub struct Pools {
+    inner: Rc<Inner>,
 }
 
-struct Inner<B> {
-    idle: RefCell<HashMap<SocketAddr, VecDeque<Idle<B>>>>,
+#[derive(Default)]
+struct Inner {
+    idle: RefCell<HashMap<SocketAddr, VecDeque<Idle>>>,
     next: Cell<usize>,
     /// Connections opened so far by this worker (for tests and metrics).
     opened: Cell<u64>,
 }
 
-struct Idle<B> {
-    sender: SendRequest<B>,
-    since: Instant,
+/// An open connection to an upstream server and its read buffer.
+struct Connection {
+    stream: TcpStream,
+    buf: BytesMut,
+    /// Requests sent on it so far.
     uses: u64,
+}
+
+struct Idle {
+    conn: Connection,
+    since: Instant,
     idle_timeout: Duration,
 }
 
-impl<B> Clone for Pools<B> {
-    fn clone(&self) -> Self {
-        Pools {
-            inner: self.inner.clone(),
-        }
-    }
+/// Why an exchange on one connection failed.
+enum Failure {
+    /// The connection was closed before it took any of the request: nothing was sent.
+    Unsent,
+    /// The connection closed before any byte of a response arrived (a reused connection that the
+    /// server closed as the request went out).
+    NoResponse(io::Error),
+    /// The client's request body failed while it was being sent.
+    Client(BoxError),
+    /// The response was not valid HTTP/1.1.
+    Protocol(io::Error),
+    /// Reading or writing failed after the request (or part of it) was sent.
+    Io(io::Error),
 }
 
-impl<B> Default for Pools<B> {
-    fn default() -> Self {
-        Pools {
-            inner: Rc::new(Inner {
-                idle: RefCell::default(),
-                next: Cell::new(0),
-                opened: Cell::new(0),
-            }),
-        }
-    }
-}
-
-impl<B> Pools<B>
-where
-    B: Body + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+impl Pools {
     /// The server for the next request to `upstream`: round-robin per worker.
     pub fn pick(&self, upstream: &Upstream) -> SocketAddr {
         let n = self.inner.next.get();
@@ -76,82 +82,139 @@ where
         self.inner.opened.get()
     }
 
-    /// Sends `request` to `addr` on an idle connection, or a new one. A reused connection that
-    /// turns out to be closed (the server timed it out as we picked it) is replaced transparently:
-    /// hyper hands the unsent request back. When nothing reached the server, the request comes
-    /// back with the error so the caller may send it elsewhere.
-    pub async fn send(
+    /// Sends `request` to `addr` on an idle connection, or a new one, and returns the response
+    /// once its head arrived (the body streams from the connection as it is read).
+    ///
+    /// A reused connection that turns out to be closed (the server timed it out as it was picked)
+    /// is replaced transparently when nothing of the request reached it, or when the request is
+    /// idempotent and bodiless and no byte of a response came back (RFC 9110 §9.2.2). When
+    /// nothing reached any server, the request comes back with the error so the caller may send
+    /// it elsewhere.
+    pub async fn send<B>(
         &self,
         upstream: &Upstream,
         addr: SocketAddr,
-        mut request: http::Request<B>,
-    ) -> Result<http::Response<PooledBody<B>>, (UpstreamError, Option<http::Request<B>>)> {
-        while let Some(idle) = self.checkout(addr).await {
-            match self
-                .exchange(upstream, addr, idle.sender, idle.uses, request)
-                .await
-            {
-                Ok(response) => return Ok(response),
-                Err(Exchange::Unsent(req)) => request = req,
-                Err(Exchange::Failed(e)) => return Err((e, None)),
-            }
-        }
-        let sender = match self.connect(upstream, addr).await {
-            Ok(sender) => sender,
-            Err(e) => return Err((e, Some(request))),
-        };
-        match self.exchange(upstream, addr, sender, 0, request).await {
-            Ok(response) => Ok(response),
-            // A fresh connection that closed before taking the request: nothing was sent.
-            Err(Exchange::Unsent(req)) => Err((
-                UpstreamError::Connect {
-                    addr,
-                    source: std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+        request: http::Request<B>,
+    ) -> Result<http::Response<PooledBody>, (UpstreamError, Option<http::Request<B>>)>
+    where
+        B: Body<Data = Bytes> + Unpin,
+        B::Error: Into<BoxError>,
+    {
+        let (parts, body) = request.into_parts();
+        let has_body = !body.is_end_stream();
+        let mut head = Vec::with_capacity(512);
+        let framing = h1::encode_request_head(&parts, has_body, &mut head);
+        let replayable = !has_body && parts.method.is_idempotent();
+        let mut body = Some(body);
+        loop {
+            let (mut conn, reused) = match self.checkout(addr) {
+                Some(conn) => (conn, true),
+                None => match self.connect(upstream, addr).await {
+                    Ok(conn) => (conn, false),
+                    Err(e) => {
+                        let body = body.take().expect("the body is sent at most once");
+                        return Err((e, Some(http::Request::from_parts(parts, body))));
+                    }
                 },
-                Some(req),
-            )),
-            Err(Exchange::Failed(e)) => Err((e, None)),
+            };
+            let exchange = exchange(&mut conn, &head, framing, &mut body, &parts.method);
+            let failure = match tokio::time::timeout(upstream.response_timeout, exchange).await {
+                Ok(Ok((response, reusable))) => {
+                    conn.uses += 1;
+                    return Ok(self.respond(upstream, addr, conn, response, reusable));
+                }
+                Ok(Err(failure)) => failure,
+                Err(_) => {
+                    return Err((
+                        UpstreamError::Timeout {
+                            addr,
+                            timeout: upstream.response_timeout,
+                        },
+                        None,
+                    ));
+                }
+            };
+            let unsent = matches!(failure, Failure::Unsent) && body.is_some();
+            let retry =
+                reused && (unsent || matches!(failure, Failure::NoResponse(_)) && replayable);
+            if retry {
+                continue;
+            }
+            if unsent && let Some(body) = body.take() {
+                // A fresh connection that closed before taking the request.
+                let source = io::Error::from(io::ErrorKind::ConnectionReset);
+                return Err((
+                    UpstreamError::Connect { addr, source },
+                    Some(http::Request::from_parts(parts, body)),
+                ));
+            }
+            return Err((failure.into_error(addr), None));
         }
+    }
+
+    fn respond(
+        &self,
+        upstream: &Upstream,
+        addr: SocketAddr,
+        conn: Connection,
+        head: ResponseHead,
+        reusable: bool,
+    ) -> http::Response<PooledBody> {
+        let state = match head.framing {
+            Framing::Empty => State::Done,
+            Framing::Length(n) => State::Length(n),
+            Framing::Chunked => State::Chunked(Chunked::default()),
+            Framing::Close => State::UntilClose,
+        };
+        let back = ReturnTo {
+            pools: self.clone(),
+            addr,
+            reusable: reusable && head.keep_alive && conn.uses < upstream.max_requests,
+            max_idle: upstream.max_idle,
+            idle_timeout: upstream.idle_timeout,
+        };
+        let mut body = PooledBody {
+            conn: Some(conn),
+            state,
+            back,
+        };
+        if matches!(body.state, State::Done) {
+            body.release();
+        }
+        let mut response = http::Response::new(body);
+        *response.status_mut() = head.status;
+        *response.version_mut() = head.version;
+        *response.headers_mut() = head.headers;
+        response
     }
 
     /// Drops idle connections past their idle timeout or closed by the server.
     pub fn sweep(&self) {
         let now = Instant::now();
         self.inner.idle.borrow_mut().retain(|_, conns| {
-            conns.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < c.idle_timeout);
+            conns.retain_mut(|c| now.duration_since(c.since) < c.idle_timeout && c.conn.alive());
             !conns.is_empty()
         });
     }
 
     /// The most recently used live idle connection to `addr` (warm, least likely to have been
     /// timed out by the server).
-    async fn checkout(&self, addr: SocketAddr) -> Option<Idle<B>> {
-        loop {
-            let mut idle = {
-                let mut map = self.inner.idle.borrow_mut();
-                map.get_mut(&addr)?.pop_back()?
-            };
-            if idle.sender.is_closed() || idle.since.elapsed() >= idle.idle_timeout {
-                continue;
-            }
-            // Returned the moment its last response body ended; its connection task may not have
-            // run since, and is then ready at once. A connection still busy (an upstream that
-            // answered before reading a slow client's whole body) is dropped, not waited for:
-            // one client must not stall the next request.
-            if idle.sender.is_ready() {
-                return Some(idle);
-            }
-            if let Ok(Ok(())) = tokio::time::timeout(READY_WAIT, idle.sender.ready()).await {
-                return Some(idle);
+    fn checkout(&self, addr: SocketAddr) -> Option<Connection> {
+        let mut map = self.inner.idle.borrow_mut();
+        let conns = map.get_mut(&addr)?;
+        while let Some(mut idle) = conns.pop_back() {
+            if idle.since.elapsed() < idle.idle_timeout && idle.conn.alive() {
+                return Some(idle.conn);
             }
         }
+        None
     }
 
     async fn connect(
         &self,
         upstream: &Upstream,
         addr: SocketAddr,
-    ) -> Result<SendRequest<B>, UpstreamError> {
+    ) -> Result<Connection, UpstreamError> {
         let stream =
             match tokio::time::timeout(upstream.connect_timeout, TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => stream,
@@ -159,164 +222,355 @@ where
                 Err(_) => {
                     return Err(UpstreamError::Connect {
                         addr,
-                        source: std::io::ErrorKind::TimedOut.into(),
+                        source: io::ErrorKind::TimedOut.into(),
                     });
                 }
             };
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::Builder::new()
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|source| UpstreamError::Handshake { addr, source })?;
         self.inner.opened.set(self.inner.opened.get() + 1);
-        tokio::task::spawn_local(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%addr, error = %e, "upstream connection ended with an error");
-            }
-        });
-        Ok(sender)
+        Ok(Connection {
+            stream,
+            buf: BytesMut::with_capacity(READ_BUFFER),
+            uses: 0,
+        })
     }
 
-    async fn exchange(
+    fn put_back(
         &self,
-        upstream: &Upstream,
         addr: SocketAddr,
-        mut sender: SendRequest<B>,
-        uses: u64,
-        request: http::Request<B>,
-    ) -> Result<http::Response<PooledBody<B>>, Exchange<B>> {
-        let sent = sender.try_send_request(request);
-        match tokio::time::timeout(upstream.response_timeout, sent).await {
-            Ok(Ok(response)) => {
-                let back = ReturnTo {
-                    pools: self.clone(),
-                    addr,
-                    sender,
-                    uses: uses + 1,
-                    max_idle: upstream.max_idle,
-                    max_requests: upstream.max_requests,
-                    idle_timeout: upstream.idle_timeout,
-                };
-                Ok(response.map(|body| PooledBody {
-                    inner: body,
-                    back: Some(back),
-                }))
-            }
-            Ok(Err(mut e)) => match e.take_message() {
-                Some(request) => Err(Exchange::Unsent(request)),
-                None => Err(Exchange::Failed(UpstreamError::Exchange {
-                    addr,
-                    source: e.into_error(),
-                })),
-            },
-            Err(_) => Err(Exchange::Failed(UpstreamError::Timeout {
-                addr,
-                timeout: upstream.response_timeout,
-            })),
-        }
-    }
-
-    fn put_back(&self, back: ReturnTo<B>) {
-        if back.sender.is_closed() || back.uses >= back.max_requests {
-            return;
-        }
+        conn: Connection,
+        max_idle: usize,
+        idle_timeout: Duration,
+    ) {
         let mut map = self.inner.idle.borrow_mut();
-        let conns = map.entry(back.addr).or_default();
-        if conns.len() < back.max_idle {
+        let conns = map.entry(addr).or_default();
+        if conns.len() < max_idle {
             conns.push_back(Idle {
-                sender: back.sender,
+                conn,
                 since: Instant::now(),
-                uses: back.uses,
-                idle_timeout: back.idle_timeout,
+                idle_timeout,
             });
         }
     }
 }
 
-enum Exchange<B> {
-    /// The connection could not take the request; it was not sent.
-    Unsent(http::Request<B>),
-    Failed(UpstreamError),
+impl Connection {
+    /// True when the server has not closed this idle connection. Costs a system call only when
+    /// the socket has reported readability since it went idle (an idle HTTP/1.1 connection has
+    /// nothing to say: readable means closed, or a protocol error).
+    fn alive(&mut self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.stream.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+
+    /// Reads more bytes into the buffer; `Ok(0)` at the end of the stream.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.buf.capacity() - self.buf.len() < 1024 {
+            self.buf.reserve(READ_BUFFER);
+        }
+        // Through `AsyncRead`, which also learns from a short read that the socket is drained
+        // (no extra `recv` to find out; the idle check in `alive` relies on it).
+        std::pin::pin!(self.stream.read_buf(&mut self.buf)).poll(cx)
+    }
 }
 
-struct ReturnTo<B> {
-    pools: Pools<B>,
-    addr: SocketAddr,
-    sender: SendRequest<B>,
-    uses: u64,
-    max_idle: usize,
-    max_requests: u64,
-    idle_timeout: Duration,
-}
-
-/// An upstream response body that hands its connection back to the pool once read to the end.
-pub struct PooledBody<B>
+/// Writes the request and reads the response head. Returns the head and whether the connection
+/// can carry another request (not when the response came before the whole request body went
+/// out: the rest of that body is abandoned).
+async fn exchange<B>(
+    conn: &mut Connection,
+    head: &[u8],
+    framing: RequestFraming,
+    body: &mut Option<B>,
+    method: &http::Method,
+) -> Result<(ResponseHead, bool), Failure>
 where
-    B: Body + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
 {
-    inner: Incoming,
-    back: Option<ReturnTo<B>>,
-}
-
-impl<B> PooledBody<B>
-where
-    B: Body + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    fn release(&mut self) {
-        if let Some(back) = self.back.take() {
-            back.pools.clone().put_back(back);
+    // A response cannot be left over from an earlier exchange; bytes here mean confusion.
+    if !conn.buf.is_empty() {
+        return Err(Failure::Unsent);
+    }
+    match conn.stream.write(head).await {
+        Ok(0) | Err(_) => return Err(Failure::Unsent),
+        Ok(n) if n < head.len() => conn
+            .stream
+            .write_all(&head[n..])
+            .await
+            .map_err(Failure::Io)?,
+        Ok(_) => {}
+    }
+    let mut sending = body.as_ref().is_some_and(|b| !b.is_end_stream());
+    if !sending {
+        let head = read_head(conn, method).await?;
+        return Ok((head, true));
+    }
+    let Some(mut body) = body.take() else {
+        return Err(Failure::Unsent);
+    };
+    let (mut reader, mut writer) = conn.stream.split();
+    let buf = &mut conn.buf;
+    let send = send_body(&mut writer, &mut body, framing);
+    let receive = read_head_from(&mut reader, buf, method);
+    tokio::pin!(send, receive);
+    let mut write_error = None;
+    loop {
+        tokio::select! {
+            head = &mut receive => {
+                return match head {
+                    Ok(head) => Ok((head, !sending && write_error.is_none())),
+                    Err(failure) => Err(match write_error {
+                        Some(e) => Failure::Io(e),
+                        None => failure,
+                    }),
+                };
+            }
+            sent = &mut send, if sending => {
+                sending = false;
+                match sent {
+                    Ok(()) => {}
+                    Err(Failure::Client(e)) => return Err(Failure::Client(e)),
+                    // The server may have answered early and closed: wait for its response.
+                    Err(Failure::Io(e)) => write_error = Some(e),
+                    Err(other) => return Err(other),
+                }
+            }
         }
     }
 }
 
-impl<B> Body for PooledBody<B>
+async fn send_body<B, W>(
+    writer: &mut W,
+    body: &mut B,
+    framing: RequestFraming,
+) -> Result<(), Failure>
 where
-    B: Body + Unpin + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+    W: tokio::io::AsyncWrite + Unpin,
 {
+    while let Some(frame) = poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await {
+        let frame = frame.map_err(|e| Failure::Client(e.into()))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers are not forwarded
+        };
+        if data.is_empty() {
+            continue;
+        }
+        if framing == RequestFraming::Chunked {
+            writer
+                .write_all(&h1::chunk_header(data.len()))
+                .await
+                .map_err(Failure::Io)?;
+            writer.write_all(&data).await.map_err(Failure::Io)?;
+            writer.write_all(b"\r\n").await.map_err(Failure::Io)?;
+        } else {
+            writer.write_all(&data).await.map_err(Failure::Io)?;
+        }
+    }
+    if framing == RequestFraming::Chunked {
+        writer
+            .write_all(h1::LAST_CHUNK)
+            .await
+            .map_err(Failure::Io)?;
+    }
+    Ok(())
+}
+
+async fn read_head(conn: &mut Connection, method: &http::Method) -> Result<ResponseHead, Failure> {
+    let (mut reader, _) = conn.stream.split();
+    read_head_from(&mut reader, &mut conn.buf, method).await
+}
+
+/// Reads until a final (non-1xx) response head is complete.
+async fn read_head_from<R>(
+    reader: &mut R,
+    buf: &mut BytesMut,
+    method: &http::Method,
+) -> Result<ResponseHead, Failure>
+where
+    R: tokio::io::AsyncRead + Unpin,
+{
+    let mut received = false;
+    loop {
+        if !buf.is_empty() {
+            received = true;
+            match h1::parse_response_head(buf, method) {
+                Ok(Some(head)) if head.status == http::StatusCode::SWITCHING_PROTOCOLS => {
+                    return Err(Failure::Protocol(io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        "upstream switched protocols, which is not supported",
+                    )));
+                }
+                // Interim responses (100 Continue, 103 Early Hints) are not passed on.
+                Ok(Some(head)) if head.status.is_informational() => continue,
+                Ok(Some(head)) => return Ok(head),
+                Ok(None) => {}
+                Err(e) => return Err(Failure::Protocol(e)),
+            }
+        }
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(READ_BUFFER);
+        }
+        match reader.read_buf(buf).await {
+            Ok(0) if !received => {
+                return Err(Failure::NoResponse(io::ErrorKind::UnexpectedEof.into()));
+            }
+            Ok(0) => return Err(Failure::Io(io::ErrorKind::UnexpectedEof.into())),
+            Ok(_) => {}
+            Err(e) if !received => return Err(Failure::NoResponse(e)),
+            Err(e) => return Err(Failure::Io(e)),
+        }
+    }
+}
+
+impl Failure {
+    fn into_error(self, addr: SocketAddr) -> UpstreamError {
+        match self {
+            Failure::Unsent => UpstreamError::Exchange {
+                addr,
+                source: io::ErrorKind::ConnectionReset.into(),
+            },
+            Failure::NoResponse(source) | Failure::Io(source) => {
+                UpstreamError::Exchange { addr, source }
+            }
+            Failure::Protocol(source) => UpstreamError::Protocol { addr, source },
+            Failure::Client(source) => UpstreamError::ClientBody { addr, source },
+        }
+    }
+}
+
+/// Where a connection goes when its response body has been read to the end.
+struct ReturnTo {
+    pools: Pools,
+    addr: SocketAddr,
+    reusable: bool,
+    max_idle: usize,
+    idle_timeout: Duration,
+}
+
+enum State {
+    Length(u64),
+    Chunked(Chunked),
+    UntilClose,
+    Done,
+}
+
+/// An upstream response body, read from its connection as it is polled; hands the connection
+/// back to the pool once read to the end. A body dropped before its end closes the connection
+/// (its framing position is unknown).
+pub struct PooledBody {
+    conn: Option<Connection>,
+    state: State,
+    back: ReturnTo,
+}
+
+impl PooledBody {
+    fn release(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        // Bytes past the end of the response mean the server and we disagree on framing.
+        if self.back.reusable && conn.buf.is_empty() {
+            let back = &self.back;
+            back.pools
+                .put_back(back.addr, conn, back.max_idle, back.idle_timeout);
+        }
+    }
+
+    fn fail(&mut self, error: io::Error) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        self.conn = None;
+        self.state = State::Done;
+        Poll::Ready(Some(Err(error)))
+    }
+}
+
+impl Body for PooledBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = io::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(None) => this.release(),
-            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.release(),
-            // An error mid-body leaves the connection's framing unknown: never reuse it.
-            Poll::Ready(Some(Err(_))) => this.back = None,
-            _ => {}
+        loop {
+            let Some(conn) = this.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match &mut this.state {
+                State::Done => {
+                    this.release();
+                    return Poll::Ready(None);
+                }
+                State::Length(left) => {
+                    if !conn.buf.is_empty() {
+                        let n = usize::try_from(*left)
+                            .unwrap_or(usize::MAX)
+                            .min(conn.buf.len());
+                        let data = conn.buf.split_to(n).freeze();
+                        *left -= n as u64;
+                        if *left == 0 {
+                            this.state = State::Done;
+                            this.release();
+                        }
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                }
+                State::Chunked(chunked) => match chunked.decode(&mut conn.buf) {
+                    Ok(Decoded::Data(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
+                    Ok(Decoded::Done) => {
+                        this.state = State::Done;
+                        continue;
+                    }
+                    Ok(Decoded::NeedMore) => {}
+                    Err(e) => return this.fail(e),
+                },
+                State::UntilClose => {
+                    if !conn.buf.is_empty() {
+                        let data = conn.buf.split().freeze();
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                }
+            }
+            let Some(conn) = this.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match ready!(conn.poll_fill(cx)) {
+                Ok(0) if matches!(this.state, State::UntilClose) => {
+                    this.conn = None;
+                    this.state = State::Done;
+                    return Poll::Ready(None);
+                }
+                Ok(0) => {
+                    return this.fail(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "upstream closed the connection before the end of the body",
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => return this.fail(e),
+            }
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        matches!(self.state, State::Done)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl<B> Drop for PooledBody<B>
-where
-    B: Body + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    fn drop(&mut self) {
-        // Bodiless responses (HEAD, 204, 304) are complete without ever being polled.
-        if self.inner.is_end_stream() {
-            self.release();
+        match self.state {
+            State::Length(n) => SizeHint::with_exact(n),
+            State::Done => SizeHint::with_exact(0),
+            _ => SizeHint::default(),
         }
     }
 }

@@ -62,13 +62,12 @@ impl Tracker {
         self.state == State::Head { first: false }
     }
 
-    /// Consumes bytes; returns a verdict for each request head completed in them.
-    pub fn feed(&mut self, mut bytes: &[u8]) -> Vec<Verdict> {
-        let mut verdicts = Vec::new();
+    /// Consumes bytes; calls `verdict` for each request head completed in them.
+    pub fn feed(&mut self, mut bytes: &[u8], mut verdict: impl FnMut(Verdict)) {
         while !bytes.is_empty() {
             match self.state {
                 // hyper refuses what made us lose track and closes the connection.
-                State::Lost => return verdicts,
+                State::Lost => return,
                 State::Body(n) => {
                     let take = n.min(bytes.len() as u64);
                     bytes = &bytes[take as usize..];
@@ -100,14 +99,23 @@ impl Tracker {
                 State::Head { .. } | State::ChunkSize | State::Trailers => {
                     let Some(end) = bytes.iter().position(|b| *b == b'\n') else {
                         self.push_line(bytes);
-                        return verdicts;
+                        return;
                     };
+                    if self.line.is_empty() && end <= self.max_line {
+                        // The whole line is in this read: look at it where it is, no copy.
+                        let line = &bytes[..end];
+                        bytes = &bytes[end + 1..];
+                        if let Some(v) = self.on_line(trim_cr(line)) {
+                            verdict(v);
+                        }
+                        continue;
+                    }
                     self.push_line(&bytes[..end]);
                     bytes = &bytes[end + 1..];
                     if self.state != State::Lost {
                         let line = std::mem::take(&mut self.line);
                         if let Some(v) = self.on_line(trim_cr(&line)) {
-                            verdicts.push(v);
+                            verdict(v);
                         }
                         self.line = line;
                         self.line.clear();
@@ -115,7 +123,6 @@ impl Tracker {
                 }
             }
         }
-        verdicts
     }
 
     fn push_line(&mut self, bytes: &[u8]) {
@@ -242,7 +249,7 @@ mod tests {
         let mut t = Tracker::new(8192);
         let mut out = Vec::new();
         for piece in stream.chunks(split.max(1)) {
-            out.extend(t.feed(piece));
+            t.feed(piece, |v| out.push(v));
         }
         out
     }
