@@ -18,6 +18,14 @@ pub struct Config {
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<usize>,
+    /// Pin each worker thread to its own CPU (nginx `worker_cpu_affinity auto`): worker `i`
+    /// runs on the `i`-th CPU the process may use (wrapping around). Off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pin_workers: bool,
+    /// Pin worker `i` to CPU `worker_cpus[i]` (nginx `worker_cpu_affinity` with one mask per
+    /// worker). One entry per worker; takes precedence over `pin_workers`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub worker_cpus: Vec<usize>,
     /// Client-side connection limits and timeouts.
     #[serde(default)]
     pub server: Server,
@@ -220,6 +228,10 @@ pub struct Server {
     pub tcp_nodelay: bool,
     /// Listen backlog (nginx `listen ... backlog=`).
     pub backlog: u32,
+    /// One listening socket per worker with SO_REUSEPORT, so the kernel spreads new
+    /// connections over the workers (nginx `listen ... reuseport`). Off: one socket whose
+    /// accept queue all workers share.
+    pub reuseport: bool,
     /// An HTTP/1 client that takes no part of a response for this long is cut off (nginx
     /// `send_timeout`), so a client that stops reading cannot hold its upstream connection.
     pub send_timeout_ms: u64,
@@ -235,6 +247,7 @@ impl Default for Server {
             max_headers: 100,
             tcp_nodelay: true,
             backlog: 1024,
+            reuseport: true,
             send_timeout_ms: 60_000,
         }
     }

@@ -174,3 +174,21 @@ fn version_subcommand() {
         format!("graygate {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn worker_cpus_must_name_one_usable_cpu_per_worker() {
+    let (ok, out) = check(&format!("workers: 2\nworker_cpus: [0, 4096]\n{GOOD}"));
+    assert!(!ok);
+    assert!(
+        out.contains(
+            "graygate.yaml:2:18: worker_cpus[1]: CPU 4096 is not one this process may use"
+        ),
+        "{out}"
+    );
+    let (ok, out) = check(&format!("workers: 2\nworker_cpus: [0]\n{GOOD}"));
+    assert!(!ok);
+    assert!(
+        out.contains("worker_cpus: give one CPU per worker: 1 entries for 2 workers"),
+        "{out}"
+    );
+}

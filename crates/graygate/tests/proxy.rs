@@ -345,3 +345,43 @@ fn a_client_that_stops_reading_is_cut_off_at_the_send_timeout() {
         "the whole response was sent ({total} bytes)"
     );
 }
+
+#[test]
+fn workers_can_share_one_socket_and_be_pinned_to_cpus() {
+    let stable = Origin::start("stable");
+    let config = format!(
+        "pin_workers: true\nserver: {{reuseport: false}}\n{}",
+        two_upstreams(&stable, closed_port(), "")
+    );
+    let gw = Gateway::start(&config);
+    for _ in 0..20 {
+        assert_eq!(get(gw.addr, "/", &["Cookie: uuid=a"]).text(), "stable");
+    }
+    // Each worker thread may run on exactly one CPU, and they are different CPUs when the
+    // machine has several.
+    let mut cpus = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{}/task", gw.pid())).unwrap() {
+        let task = task.unwrap().path();
+        let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if !comm.starts_with("graygate-worke") {
+            continue;
+        }
+        let status = std::fs::read_to_string(task.join("status")).unwrap();
+        let allowed = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .unwrap()
+            .trim()
+            .to_string();
+        assert!(
+            allowed.parse::<usize>().is_ok(),
+            "a worker may run on {allowed}"
+        );
+        cpus.push(allowed);
+    }
+    assert_eq!(cpus.len(), 2, "two workers");
+    let available = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if available > 1 {
+        assert_ne!(cpus[0], cpus[1]);
+    }
+}

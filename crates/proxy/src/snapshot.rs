@@ -21,6 +21,8 @@ pub struct Snapshot {
     pub sites: Vec<Site>,
     pub listen: Vec<SocketAddr>,
     pub workers: usize,
+    /// The CPU each worker is pinned to, when pinning is configured.
+    pub cpus: Option<Vec<usize>>,
     pub server: ServerLimits,
     pub metrics: config::Metrics,
     /// The access log's fields, in order, when it is on.
@@ -88,6 +90,7 @@ pub struct ServerLimits {
     pub max_headers: usize,
     pub tcp_nodelay: bool,
     pub backlog: u32,
+    pub reuseport: bool,
     pub send_timeout: Duration,
 }
 
@@ -122,6 +125,7 @@ impl Snapshot {
                     .error("workers must be from 1 to 1024 (omit it for one per CPU)"),
             );
         }
+        let cpus = worker_cpus(config, workers, &root, &mut errors);
         let server = &config.server;
         let at = root.key("server");
         if server.max_header_bytes < 8192 {
@@ -207,6 +211,7 @@ impl Snapshot {
                     .map(|t| t.http2.clone())
                     .unwrap_or_default(),
                 workers,
+                cpus,
                 server: ServerLimits {
                     client_header_timeout: Duration::from_millis(server.client_header_timeout_ms),
                     keepalive_timeout: Duration::from_millis(server.keepalive_timeout_ms),
@@ -215,6 +220,7 @@ impl Snapshot {
                     max_headers: server.max_headers,
                     tcp_nodelay: server.tcp_nodelay,
                     backlog: server.backlog,
+                    reuseport: server.reuseport,
                     send_timeout: Duration::from_millis(server.send_timeout_ms.max(1)),
                 },
             }),
@@ -325,4 +331,51 @@ fn build_site(
         decisions,
         upstreams,
     })
+}
+
+/// The CPU of each worker (`worker_cpus`, or `pin_workers` over the CPUs this process may use),
+/// or `None` when workers are not pinned.
+fn worker_cpus(
+    config: &config::Config,
+    workers: usize,
+    root: &FieldPath,
+    errors: &mut Vec<FieldError>,
+) -> Option<Vec<usize>> {
+    if config.worker_cpus.is_empty() && !config.pin_workers {
+        return None;
+    }
+    let available: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    if config.worker_cpus.is_empty() {
+        if available.is_empty() {
+            errors.push(
+                root.key("pin_workers")
+                    .error("the CPUs this process may use cannot be read on this system"),
+            );
+            return None;
+        }
+        return Some(
+            (0..workers)
+                .map(|i| available[i % available.len()])
+                .collect(),
+        );
+    }
+    let at = root.key("worker_cpus");
+    if config.worker_cpus.len() != workers {
+        errors.push(at.error(format!(
+            "give one CPU per worker: {} entries for {workers} workers",
+            config.worker_cpus.len()
+        )));
+    }
+    for (i, cpu) in config.worker_cpus.iter().enumerate() {
+        if !available.contains(cpu) {
+            errors.push(at.index(i).error(format!(
+                "CPU {cpu} is not one this process may use (available: {available:?})"
+            )));
+        }
+    }
+    Some(config.worker_cpus.clone())
 }

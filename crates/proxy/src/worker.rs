@@ -130,8 +130,16 @@ impl Server {
             .flat_map(|t| t.listen.iter().map(|a| (*a, handshake.clone())));
         for (addr, handshake) in plain.chain(secure) {
             let mut addr = addr;
+            let shared_socket = match snapshot.server.reuseport {
+                true => None,
+                false => Some(bind_listener(addr, snapshot.server.backlog, false)?),
+            };
             for worker in listeners.iter_mut() {
-                let listener = bind_reuseport(addr, snapshot.server.backlog)?;
+                let listener = match &shared_socket {
+                    // Every worker polls the one accept queue (nginx without `reuseport`).
+                    Some(socket) => socket.try_clone()?,
+                    None => bind_listener(addr, snapshot.server.backlog, true)?,
+                };
                 addr = listener.local_addr()?;
                 worker.push((listener, handshake.clone()));
             }
@@ -192,12 +200,25 @@ impl Server {
     /// requests finish (up to a deadline) and returns.
     pub fn run(self, shutdown: watch::Receiver<bool>) -> io::Result<()> {
         let mut threads = Vec::new();
+        let cpus = self.shared.snapshot.load().cpus.clone();
         for (index, listeners) in self.listeners.into_iter().enumerate() {
             let shared = self.shared.clone();
             let shutdown = shutdown.clone();
+            let cpu = cpus.as_ref().and_then(|c| c.get(index).copied());
             let thread = std::thread::Builder::new()
                 .name(format!("graygate-worker-{index}"))
-                .spawn(move || worker_main(index, shared, listeners, shutdown))?;
+                .spawn(move || {
+                    if let Some(id) = cpu
+                        && !core_affinity::set_for_current(core_affinity::CoreId { id })
+                    {
+                        tracing::warn!(
+                            worker = index,
+                            cpu = id,
+                            "could not pin the worker to its CPU"
+                        );
+                    }
+                    worker_main(index, shared, listeners, shutdown)
+                })?;
             threads.push(thread);
         }
         let mut result = Ok(());
@@ -212,10 +233,14 @@ impl Server {
     }
 }
 
-fn bind_reuseport(addr: SocketAddr, backlog: u32) -> io::Result<std::net::TcpListener> {
+fn bind_listener(
+    addr: SocketAddr,
+    backlog: u32,
+    reuseport: bool,
+) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
+    socket.set_reuse_port(reuseport)?;
     socket.set_nonblocking(true)?;
     socket
         .bind(&addr.into())
