@@ -425,27 +425,31 @@ async fn serve_connection(
     worker.connections.set(worker.connections.get() + 1);
     worker.cells().accepted.inc();
     worker.cells().active.inc();
+    // Each kind of connection's future is boxed on its own: the task then holds only the state
+    // of the protocol in use (a plain HTTP/1 connection does not carry room for TLS and HTTP/2
+    // state), which is most of an idle connection's memory.
     match handshake {
         None => {
-            serve_http1(
+            Box::pin(serve_http1(
                 &worker,
                 TokioIo::new(stream),
                 peer,
                 false,
                 &limits,
                 shutdown,
-            )
+            ))
             .await
         }
         Some(handshake) => {
-            match tokio::time::timeout(handshake.timeout, handshake.acceptor.accept(stream)).await {
+            let accept = Box::pin(handshake.acceptor.accept(stream));
+            match tokio::time::timeout(handshake.timeout, accept).await {
                 Ok(Ok(tls)) => {
                     worker.cells().tls_handshakes.inc();
-                    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-                        serve_http2(&worker, TokioIo::new(tls), peer, &limits, shutdown).await;
+                    let io = TokioIo::new(tls);
+                    if io.inner().get_ref().1.alpn_protocol() == Some(b"h2") {
+                        Box::pin(serve_http2(&worker, io, peer, &limits, shutdown)).await;
                     } else {
-                        serve_http1(&worker, TokioIo::new(tls), peer, true, &limits, shutdown)
-                            .await;
+                        Box::pin(serve_http1(&worker, io, peer, true, &limits, shutdown)).await;
                     }
                 }
                 Ok(Err(e)) => {
