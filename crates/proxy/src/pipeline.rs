@@ -185,7 +185,7 @@ async fn serve(
         Target::Root(root) => return (serve_files(root, &request).await, decision),
         Target::Upstream(upstream) => upstream,
     };
-    let (request, saved) = match forward_to(worker, conn, upstream, request, log).await {
+    let request = match forward_to(worker, conn, upstream, request, log).await {
         Ok(response) => return (response, decision),
         Err((error, request)) => {
             count_error(worker, site, decision.version, &error);
@@ -208,8 +208,6 @@ async fn serve(
         version: site.policy.default_version(),
         reason: Reason::Fallback,
     };
-    let mut request = request;
-    saved.restore(request.headers_mut());
     let response = match &site.targets[usize::from(fallback.version)] {
         Target::Root(root) => serve_files(root, &request).await,
         Target::Upstream(upstream) => {
@@ -232,10 +230,10 @@ fn count_error(worker: &Worker, site: &Site, version: u16, error: &UpstreamError
     }
 }
 
-type Unsent = (Request<CountedBody>, forward::ClientValues);
+type Unsent = Request<CountedBody>;
 
 /// Sends the request to one of the upstream's servers. When it fails before anything was sent,
-/// the request comes back, with the client's original header values, for a retry elsewhere.
+/// the request comes back (its header map as the client sent it) for a retry elsewhere.
 async fn forward_to<B>(
     worker: &Rc<Worker>,
     conn: &Conn,
@@ -276,8 +274,8 @@ where
             parts.headers.insert(header::COOKIE, value);
         }
     }
-    let saved = forward::request_headers(
-        &mut parts.headers,
+    let set = forward::request_headers(
+        &parts.headers,
         &conn.client_address,
         conn.tls,
         upstream,
@@ -296,7 +294,7 @@ where
     let opened = worker.pools.connections_opened();
     let result = worker
         .pools
-        .send(upstream, server, Request::from_parts(parts, body))
+        .send(upstream, server, Request::from_parts(parts, body), &set)
         .await;
     worker
         .cells()
@@ -311,7 +309,7 @@ where
                 ProxyBody::new(Source::Upstream(body)),
             ))
         }
-        Err((error, unsent)) => Err((error, unsent.map(|r| (r, saved)))),
+        Err((error, unsent)) => Err((error, unsent)),
     }
 }
 

@@ -26,11 +26,75 @@ pub(crate) enum RequestFraming {
     Chunked,
 }
 
-/// Encodes the request line and header fields of `parts` into `out`. Hop-by-hop fields were
-/// removed by the caller; `Transfer-Encoding` is decided here from `has_body`.
+/// The fields that are hop-by-hop by definition (RFC 9110 §7.6.1). `Transfer-Encoding` is
+/// re-decided by each hop's own framing.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+];
+
+/// The index of `name` in [`HOP_BY_HOP`].
+fn hop_by_hop_index(name: &HeaderName) -> Option<usize> {
+    // Cheap length filter first: the hop-by-hop names are 2, 7, 10 or 16 to 19 bytes long.
+    if !matches!(name.as_str().len(), 2 | 7 | 10 | 16..=19) {
+        return None;
+    }
+    HOP_BY_HOP.iter().position(|h| h == name)
+}
+
+/// The field names a message's `Connection` header lists (besides the `keep-alive` and `close`
+/// options): hop-by-hop for this message too. Empty, without allocating, when there are none.
+fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.eq_ignore_ascii_case("keep-alive") && !t.eq_ignore_ascii_case("close"))
+        .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
+        .collect()
+}
+
+/// RFC 9110 §7.6.1: removes `Connection`, every field it names, and the hop-by-hop fields.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // One pass over the names finds which are present; only those are removed (most messages
+    // carry none, or just `Connection: keep-alive`).
+    let mut present = 0u16;
+    for name in headers.keys() {
+        if let Some(i) = hop_by_hop_index(name) {
+            present |= 1 << i;
+        }
+    }
+    if present == 0 {
+        return;
+    }
+    if present & 1 != 0 {
+        for name in connection_named(headers) {
+            headers.remove(name);
+        }
+    }
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
+    }
+}
+
+/// Encodes the request line and header fields of `parts` into `out`: the client's fields less
+/// the hop-by-hop ones and those `set` replaces, then `set`. `Transfer-Encoding` is decided
+/// here from `has_body`.
 pub(crate) fn encode_request_head(
     parts: &http::request::Parts,
     has_body: bool,
+    set: &[(HeaderName, HeaderValue)],
     out: &mut Vec<u8>,
 ) -> RequestFraming {
     let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
@@ -42,11 +106,18 @@ pub(crate) fn encode_request_head(
         target.as_bytes()
     });
     out.extend_from_slice(b" HTTP/1.1\r\n");
+    let named = if parts.headers.contains_key(header::CONNECTION) {
+        connection_named(&parts.headers)
+    } else {
+        Vec::new()
+    };
     let mut has_length = false;
-    for (name, value) in &parts.headers {
-        if name == header::TRANSFER_ENCODING {
-            continue;
-        }
+    let client = parts.headers.iter().filter(|(name, _)| {
+        hop_by_hop_index(name).is_none()
+            && !set.iter().any(|(n, _)| n == *name)
+            && !named.contains(name)
+    });
+    for (name, value) in client.chain(set.iter().map(|(n, v)| (n, v))) {
         has_length |= name == header::CONTENT_LENGTH;
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
@@ -377,7 +448,7 @@ mod tests {
         let (parts, ()) = request.into_parts();
         let mut out = Vec::new();
         assert_eq!(
-            encode_request_head(&parts, false, &mut out),
+            encode_request_head(&parts, false, &[], &mut out),
             RequestFraming::AsIs
         );
         assert_eq!(
@@ -395,18 +466,50 @@ mod tests {
             .into_parts();
         let mut out = Vec::new();
         assert_eq!(
-            encode_request_head(&parts, true, &mut out),
+            encode_request_head(&parts, true, &[], &mut out),
             RequestFraming::Chunked
         );
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.matches("transfer-encoding").count(), 1, "{text}");
         let mut out = Vec::new();
-        encode_request_head(&parts, false, &mut out);
+        encode_request_head(&parts, false, &[], &mut out);
         assert!(
             String::from_utf8(out)
                 .unwrap()
                 .contains("content-length: 0\r\n")
         );
+    }
+
+    #[test]
+    fn hop_by_hop_connection_named_and_replaced_fields_are_not_sent() {
+        let (parts, ()) = http::Request::get("/")
+            .header("host", "a.com")
+            .header("connection", "keep-alive, X-Secret")
+            .header("x-secret", "1")
+            .header("keep-alive", "timeout=5")
+            .header("te", "trailers")
+            .header("upgrade", "websocket")
+            .header("proxy-connection", "keep-alive")
+            .header("x-forwarded-for", "10.0.0.1")
+            .header("x-kept", "yes")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let set = [(
+            HeaderName::from_static("x-forwarded-for"),
+            HeaderValue::from_static("10.0.0.1, 203.0.113.9"),
+        )];
+        let mut out = Vec::new();
+        encode_request_head(&parts, false, &set, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "GET / HTTP/1.1\r\nhost: a.com\r\nx-kept: yes\r\n\
+             x-forwarded-for: 10.0.0.1, 203.0.113.9\r\n\r\n"
+        );
+        let mut response = parts.headers.clone();
+        remove_hop_by_hop(&mut response);
+        let left: Vec<&str> = response.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["host", "x-forwarded-for", "x-kept"]);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use crate::h1::{self, Chunked, Decoded, Framing, RequestFraming, ResponseHead};
 use crate::{BoxError, Upstream, UpstreamError};
 use bytes::{Bytes, BytesMut};
+use http::header::{HeaderName, HeaderValue};
 use http_body::{Body, Frame, SizeHint};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -90,11 +91,16 @@ impl Pools {
     /// idempotent and bodiless and no byte of a response came back (RFC 9110 §9.2.2). When
     /// nothing reached any server, the request comes back with the error so the caller may send
     /// it elsewhere.
+    ///
+    /// The request goes out with the client's header fields less the hop-by-hop ones, with each
+    /// field of `set` replacing the client's fields of that name. `request` itself is not
+    /// changed, so the same request can be sent elsewhere with other `set` values.
     pub async fn send<B>(
         &self,
         upstream: &Upstream,
         addr: SocketAddr,
         request: http::Request<B>,
+        set: &[(HeaderName, HeaderValue)],
     ) -> Result<http::Response<PooledBody>, (UpstreamError, Option<http::Request<B>>)>
     where
         B: Body<Data = Bytes> + Unpin,
@@ -103,7 +109,7 @@ impl Pools {
         let (parts, body) = request.into_parts();
         let has_body = !body.is_end_stream();
         let mut head = Vec::with_capacity(512);
-        let framing = h1::encode_request_head(&parts, has_body, &mut head);
+        let framing = h1::encode_request_head(&parts, has_body, set, &mut head);
         let replayable = !has_body && parts.method.is_idempotent();
         let mut body = Some(body);
         loop {
