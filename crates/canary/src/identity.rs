@@ -110,8 +110,9 @@ impl IdentityPolicy {
         request: &RequestView<'a>,
         fresh: impl FnOnce() -> DeviceId,
     ) -> Identity<'a> {
-        let uid = cookie(request.headers, &self.uid_cookie).filter(|v| valid_uid(v));
-        let device = match cookie(request.headers, &self.uuid_cookie) {
+        let [uid, device] = cookies(request.headers, [&self.uid_cookie, &self.uuid_cookie]);
+        let uid = uid.filter(|v| valid_uid(v));
+        let device = match device {
             Some(id) if valid_device_id(id) => Device::Cookie(id),
             Some(_) => Device::Invalid,
             None => match (self.ip_seed, request.client_ip) {
@@ -149,22 +150,45 @@ impl IdentityPolicy {
 /// The value of the first cookie called `name` in the request's `Cookie` headers (HTTP/2 may
 /// split cookies over several). Values in double quotes are unquoted. Non-text headers are skipped.
 pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
-    let name = name.as_bytes();
+    let [value] = cookies(headers, [name]);
+    value
+}
+
+/// The values of the first cookies called `names[i]`, found in one pass over the `Cookie`
+/// headers (the identity needs two on every request).
+pub fn cookies<'a, const N: usize>(
+    headers: &'a http::HeaderMap,
+    names: [&str; N],
+) -> [Option<&'a str>; N] {
+    let mut found = [None; N];
+    let mut missing = N;
     for value in headers.get_all(http::header::COOKIE) {
-        // Bytes, not `to_str`: no validation pass over every header, only the value found.
+        // Bytes, not `to_str`: no validation pass over every header, only the values found.
         for pair in value.as_bytes().split(|&b| b == b';') {
             let pair = pair.trim_ascii_start();
-            if pair.len() > name.len() && pair[name.len()] == b'=' && pair.starts_with(name) {
-                let value = pair[name.len() + 1..].trim_ascii_end();
-                let value = match value {
-                    [b'"', inner @ .., b'"'] => inner,
-                    value => value,
-                };
-                return std::str::from_utf8(value).ok();
+            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+                continue;
+            };
+            let Some(i) = names.iter().position(|n| n.as_bytes() == &pair[..eq]) else {
+                continue;
+            };
+            if found[i].is_some() {
+                continue;
+            }
+            let value = pair[eq + 1..].trim_ascii_end();
+            let value = match value {
+                [b'"', inner @ .., b'"'] => inner,
+                value => value,
+            };
+            // A value that is not text counts as found (the first cookie of a name wins).
+            found[i] = Some(std::str::from_utf8(value).ok());
+            missing -= 1;
+            if missing == 0 {
+                return found.map(Option::flatten);
             }
         }
     }
-    None
+    found.map(Option::flatten)
 }
 
 /// Device ids we accept from clients: 1 to 64 characters of `[A-Za-z0-9_-]` (UUIDs, hex

@@ -2,7 +2,8 @@
 //! `proxy_set_header` lines: hop-by-hop fields dropped both ways, `X-Forwarded-For` appended to,
 //! `X-Forwarded-Proto` and `X-Real-IP` set, `Host` passed or rewritten per upstream.
 //!
-//! On the way up the client's header map is not changed: [`request_headers`] computes the
+//! Upstream responses arrive without hop-by-hop fields (the upstream's parser never puts them in
+//! the map). On the way up the client's header map is not changed: [`request_headers`] computes the
 //! fields to set, and the upstream's encoder writes the client's fields less the hop-by-hop ones
 //! and those replaced, then these. A request that falls back to another version is therefore
 //! rewritten from what the client sent, and no field is removed from or inserted into a map.
@@ -63,11 +64,6 @@ pub fn request_headers(
         set.push((header::HOST, host));
     }
     set
-}
-
-/// Drops hop-by-hop fields from an upstream response before it goes to the client.
-pub fn response_headers(headers: &mut HeaderMap) {
-    graygate_upstream::remove_hop_by_hop(headers);
 }
 
 #[cfg(test)]

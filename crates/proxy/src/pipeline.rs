@@ -301,14 +301,7 @@ where
         .upstream_connections
         .add(worker.pools.connections_opened() - opened);
     match result {
-        Ok(response) => {
-            let (mut parts, body) = response.into_parts();
-            forward::response_headers(&mut parts.headers);
-            Ok(Response::from_parts(
-                parts,
-                ProxyBody::new(Source::Upstream(body)),
-            ))
-        }
+        Ok(response) => Ok(response.map(|body| ProxyBody::new(Source::Upstream(body)))),
         Err((error, unsent)) => Err((error, unsent)),
     }
 }

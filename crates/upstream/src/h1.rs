@@ -63,31 +63,6 @@ fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
         .collect()
 }
 
-/// RFC 9110 §7.6.1: removes `Connection`, every field it names, and the hop-by-hop fields.
-pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // One pass over the names finds which are present; only those are removed (most messages
-    // carry none, or just `Connection: keep-alive`).
-    let mut present = 0u16;
-    for name in headers.keys() {
-        if let Some(i) = hop_by_hop_index(name) {
-            present |= 1 << i;
-        }
-    }
-    if present == 0 {
-        return;
-    }
-    if present & 1 != 0 {
-        for name in connection_named(headers) {
-            headers.remove(name);
-        }
-    }
-    for (i, name) in HOP_BY_HOP.iter().enumerate() {
-        if present & (1 << i) != 0 {
-            headers.remove(name);
-        }
-    }
-}
-
 /// Encodes the request line and header fields of `parts` into `out`: the client's fields less
 /// the hop-by-hop ones and those `set` replaces, then `set`. `Transfer-Encoding` is decided
 /// here from `has_body`.
@@ -231,52 +206,73 @@ pub(crate) fn parse_response_head(
         Version::HTTP_11
     };
     let bytes = buf.split_to(len).freeze();
+    // Hop-by-hop fields are read here (they decide framing and reuse) and never enter the map:
+    // the caller gets only what goes on to the client.
     let mut headers = HeaderMap::with_capacity(count);
+    let mut keep_alive = version == Version::HTTP_11;
+    let mut transfer_encoding = None; // whether the last coding is chunked
+    let mut length = None;
+    let mut named = Vec::new();
     for &(ns, ne, vs, ve) in &spans[..count] {
         let name = HeaderName::from_bytes(&bytes[ns as usize..ne as usize])
             .map_err(|_| invalid("invalid response header name"))?;
+        let raw = &bytes[vs as usize..ve as usize];
+        if hop_by_hop_index(&name).is_some() {
+            if name == header::CONNECTION {
+                for token in raw.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                    if token.eq_ignore_ascii_case(b"close") {
+                        keep_alive = false;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                        keep_alive |= version == Version::HTTP_10;
+                    } else if let Ok(other) = HeaderName::from_bytes(token) {
+                        named.push(other);
+                    }
+                }
+            } else if name == header::TRANSFER_ENCODING {
+                let last = raw.rsplit(|&b| b == b',').next().unwrap_or_default();
+                transfer_encoding = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            }
+            continue;
+        }
+        if name == header::CONTENT_LENGTH {
+            add_content_length(raw, &mut length)?;
+        }
         let value = HeaderValue::from_maybe_shared(bytes.slice(vs as usize..ve as usize))
             .map_err(|_| invalid("invalid response header value"))?;
         headers.append(name, value);
     }
-
-    let mut keep_alive = version == Version::HTTP_11;
-    for value in headers.get_all(header::CONNECTION) {
-        for token in value.as_bytes().split(|&b| b == b',') {
-            let token = token.trim_ascii();
-            if token.eq_ignore_ascii_case(b"close") {
-                keep_alive = false;
-            } else if token.eq_ignore_ascii_case(b"keep-alive") && version == Version::HTTP_10 {
-                keep_alive = true;
-            }
-        }
+    for name in named {
+        headers.remove(name);
     }
+
     let framing = if status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
         || method == Method::HEAD
     {
         Framing::Empty
-    } else if headers.contains_key(header::TRANSFER_ENCODING) {
+    } else if let Some(chunked) = transfer_encoding {
         // A message with both is a smuggling attempt or a broken server: the body is read as
-        // chunked and the connection is not reused (RFC 9112 §6.3, point 3).
-        if headers.contains_key(header::CONTENT_LENGTH) {
+        // the coding says, the length is dropped, and the connection is not reused (RFC 9112
+        // §6.3, point 3).
+        if headers.remove(header::CONTENT_LENGTH).is_some() {
             keep_alive = false;
         }
-        if last_coding_is_chunked(&headers) {
+        if chunked {
             Framing::Chunked
         } else {
             keep_alive = false;
             Framing::Close
         }
-    } else if headers.contains_key(header::CONTENT_LENGTH) {
-        match content_length(&headers)? {
-            0 => Framing::Empty,
-            n => Framing::Length(n),
-        }
     } else {
-        keep_alive = false;
-        Framing::Close
+        match length {
+            Some(0) => Framing::Empty,
+            Some(n) => Framing::Length(n),
+            None => {
+                keep_alive = false;
+                Framing::Close
+            }
+        }
     };
     Ok(Some(ResponseHead {
         status,
@@ -287,34 +283,23 @@ pub(crate) fn parse_response_head(
     }))
 }
 
-fn last_coding_is_chunked(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::TRANSFER_ENCODING)
-        .iter()
-        .next_back()
-        .and_then(|v| v.as_bytes().rsplit(|&b| b == b',').next())
-        .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
-}
-
-/// The `Content-Length`: every field and every list member must be the same decimal number.
-fn content_length(headers: &HeaderMap) -> io::Result<u64> {
-    let mut length = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        for member in value.as_bytes().split(|&b| b == b',') {
-            let digits = member.trim_ascii();
-            if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-                return Err(invalid("invalid Content-Length"));
-            }
-            let n = digits
-                .iter()
-                .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-            if length.is_some_and(|l| l != n) {
-                return Err(invalid("conflicting Content-Length values"));
-            }
-            length = Some(n);
+/// One `Content-Length` field: every field and every list member must be the same decimal
+/// number.
+fn add_content_length(value: &[u8], length: &mut Option<u64>) -> io::Result<()> {
+    for member in value.split(|&b| b == b',') {
+        let digits = member.trim_ascii();
+        if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+            return Err(invalid("invalid Content-Length"));
         }
+        let n = digits
+            .iter()
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        if length.is_some_and(|l| l != n) {
+            return Err(invalid("conflicting Content-Length values"));
+        }
+        *length = Some(n);
     }
-    length.ok_or_else(|| invalid("invalid Content-Length"))
+    Ok(())
 }
 
 /// What the chunked decoder found in the buffer.
@@ -506,10 +491,19 @@ mod tests {
             "GET / HTTP/1.1\r\nhost: a.com\r\nx-kept: yes\r\n\
              x-forwarded-for: 10.0.0.1, 203.0.113.9\r\n\r\n"
         );
-        let mut response = parts.headers.clone();
-        remove_hop_by_hop(&mut response);
-        let left: Vec<&str> = response.keys().map(|k| k.as_str()).collect();
-        assert_eq!(left, ["host", "x-forwarded-for", "x-kept"]);
+    }
+
+    #[test]
+    fn hop_by_hop_response_fields_never_reach_the_map() {
+        let (parsed, _) = head(
+            "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Internal\r\nKeep-Alive: timeout=5\r\n\
+             X-Internal: 1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\nX-Kept: y\r\n\r\n",
+            &Method::GET,
+        );
+        let h = parsed.unwrap().unwrap();
+        let left: Vec<&str> = h.headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["x-kept"]);
+        assert_eq!((h.framing, h.keep_alive), (Framing::Chunked, false));
     }
 
     #[test]

@@ -13,7 +13,6 @@
 mod h1;
 mod pool;
 
-pub use h1::remove_hop_by_hop;
 pub use pool::{PooledBody, Pools};
 
 /// A boxed error from a request body.

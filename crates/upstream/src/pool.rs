@@ -84,7 +84,8 @@ impl Pools {
     }
 
     /// Sends `request` to `addr` on an idle connection, or a new one, and returns the response
-    /// once its head arrived (the body streams from the connection as it is read).
+    /// once its head arrived (the body streams from the connection as it is read). The
+    /// response's header map holds no hop-by-hop field: it can go to the client as it is.
     ///
     /// A reused connection that turns out to be closed (the server timed it out as it was picked)
     /// is replaced transparently when nothing of the request reached it, or when the request is
