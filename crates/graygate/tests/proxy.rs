@@ -205,6 +205,25 @@ fn slow_clients_are_cut_off_at_the_header_timeout() {
 }
 
 #[test]
+fn the_header_timeout_does_not_cut_idle_keepalive_connections() {
+    // nginx semantics: client_header_timeout runs while a head is arriving (and from accept to
+    // the first request); idle time between requests is keepalive_timeout's.
+    let stable = Origin::start("stable");
+    let config = two_upstreams(&stable, closed_port(), "")
+        + "server:\n  client_header_timeout_ms: 300\n  keepalive_timeout_ms: 10000\n";
+    let gw = Gateway::start(&config);
+    let mut c = Client::connect(gw.addr);
+    assert_eq!(c.get("/", &["Cookie: uuid=a"]).text(), "stable");
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert_eq!(c.get("/", &["Cookie: uuid=a"]).text(), "stable");
+    // A connection that never sends a request is closed after the header timeout.
+    let mut silent = Client::connect(gw.addr);
+    let started = std::time::Instant::now();
+    assert!(silent.is_closed());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
 fn keepalive_requests_limit_closes_the_connection() {
     let stable = Origin::start("stable");
     let config = two_upstreams(&stable, closed_port(), "") + "server:\n  keepalive_requests: 3\n";

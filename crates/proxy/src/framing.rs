@@ -43,15 +43,37 @@ impl Verdicts {
     }
 }
 
+/// The clocks of one client connection's timeouts, kept by its [`Watched`] socket and read by
+/// the connection's driver.
+#[derive(Debug, Default)]
+pub struct Clocks {
+    /// Since when a request head has been arriving (from accept for the first request), while
+    /// one is incomplete: nginx's `client_header_timeout`.
+    pub head_started: Cell<Option<Instant>>,
+    /// Since when writing to the client has been blocked (it is not reading): nginx's
+    /// `send_timeout`.
+    pub write_blocked: Cell<Option<Instant>>,
+}
+
+impl Clocks {
+    /// The clocks of a connection accepted now: waiting for its first request head.
+    pub fn accepted() -> Rc<Clocks> {
+        Rc::new(Clocks {
+            head_started: Cell::new(Some(Instant::now())),
+            write_blocked: Cell::new(None),
+        })
+    }
+}
+
 /// A socket whose incoming bytes are followed by a [`Tracker`]. It also keeps the worker's
-/// `reading` gauge (connections in the middle of a request head), as nginx counts it, and notes
-/// since when writes have been blocked (the client is not reading) for the send timeout.
+/// `reading` gauge (connections in the middle of a request head), as nginx counts it, and the
+/// connection's [`Clocks`].
 pub struct Watched<T> {
     inner: T,
     tracker: Tracker,
     verdicts: Rc<Verdicts>,
     worker: Rc<Worker>,
-    write_blocked: Rc<Cell<Option<Instant>>>,
+    clocks: Rc<Clocks>,
 }
 
 impl<T> Watched<T> {
@@ -59,7 +81,7 @@ impl<T> Watched<T> {
         inner: T,
         max_line: usize,
         worker: Rc<Worker>,
-        write_blocked: Rc<Cell<Option<Instant>>>,
+        clocks: Rc<Clocks>,
     ) -> (Watched<T>, Rc<Verdicts>) {
         let verdicts = Rc::new(Verdicts::default());
         let watched = Watched {
@@ -67,19 +89,18 @@ impl<T> Watched<T> {
             tracker: Tracker::new(max_line),
             verdicts: verdicts.clone(),
             worker,
-            write_blocked,
+            clocks,
         };
         (watched, verdicts)
     }
 
     /// A write that cannot proceed starts the send-timeout clock; one that does stops it.
     fn note_write<R>(&self, polled: &Poll<R>) {
+        let blocked = &self.clocks.write_blocked;
         match polled {
-            Poll::Pending if self.write_blocked.get().is_none() => {
-                self.write_blocked.set(Some(Instant::now()))
-            }
+            Poll::Pending if blocked.get().is_none() => blocked.set(Some(Instant::now())),
             Poll::Pending => {}
-            Poll::Ready(_) => self.write_blocked.set(None),
+            Poll::Ready(_) => blocked.set(None),
         }
     }
 }
@@ -110,10 +131,19 @@ impl<T: Read + Unpin> Read for Watched<T> {
                 let queue = &this.verdicts.queue;
                 this.tracker
                     .feed(filled, |verdict| queue.borrow_mut().push_back(verdict));
-                match (was_reading, this.tracker.in_head()) {
+                let in_head = this.tracker.in_head();
+                match (was_reading, in_head) {
                     (false, true) => this.worker.cells().reading.inc(),
                     (true, false) => this.worker.cells().reading.dec(),
                     _ => {}
+                }
+                // A head that arrived whole in this read never starts the clock (no clock read,
+                // no timer); one left incomplete does, unless it is already running.
+                let started = &this.clocks.head_started;
+                if !in_head {
+                    started.set(None);
+                } else if started.get().is_none() {
+                    started.set(Some(Instant::now()));
                 }
                 if this.tracker.lost() {
                     this.verdicts.lost.set(true);

@@ -3,7 +3,7 @@
 //! between workers on the request path.
 
 use crate::access_log::AccessLog;
-use crate::framing::{Verdicts, Watched};
+use crate::framing::{Clocks, Verdicts, Watched};
 use crate::pipeline;
 use crate::snapshot::{ServerLimits, Snapshot};
 use arc_swap::ArcSwap;
@@ -309,8 +309,8 @@ pub(crate) struct Conn {
     served: Cell<u64>,
     in_flight: Cell<u32>,
     idle_since: Cell<Instant>,
-    /// Since when writing to the client has been blocked (it is not reading), if it is.
-    write_blocked: Rc<Cell<Option<Instant>>>,
+    /// The header and send timeouts' clocks.
+    clocks: Rc<Clocks>,
 }
 
 impl Conn {
@@ -471,12 +471,7 @@ async fn serve_connection(
     worker.connections.set(worker.connections.get() - 1);
 }
 
-fn conn(
-    peer: SocketAddr,
-    tls: bool,
-    framing: Rc<Verdicts>,
-    write_blocked: Rc<Cell<Option<Instant>>>,
-) -> Rc<Conn> {
+fn conn(peer: SocketAddr, tls: bool, framing: Rc<Verdicts>, clocks: Rc<Clocks>) -> Rc<Conn> {
     Rc::new(Conn {
         peer,
         client_address: crate::forward::client_address(peer),
@@ -485,7 +480,7 @@ fn conn(
         served: Cell::new(0),
         in_flight: Cell::new(0),
         idle_since: Cell::new(Instant::now()),
-        write_blocked,
+        clocks,
     })
 }
 
@@ -499,33 +494,26 @@ async fn serve_http1<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
 {
-    let write_blocked = Rc::new(Cell::new(None));
-    let (io, framing) = Watched::new(
-        io,
-        limits.max_header_bytes,
-        worker.clone(),
-        write_blocked.clone(),
-    );
-    let conn = conn(peer, tls, framing, write_blocked);
+    let clocks = Clocks::accepted();
+    let (io, framing) = Watched::new(io, limits.max_header_bytes, worker.clone(), clocks.clone());
+    let conn = conn(peer, tls, framing, clocks);
     let service = {
         let (worker, conn) = (worker.clone(), conn.clone());
         service_fn(move |request| pipeline::handle(worker.clone(), conn.clone(), request))
     };
     let mut builder = http1::Builder::new();
+    // The header timeout is the driver's (`head_stalled`): it costs no timer for a head that
+    // arrives whole, and it leaves idle time to the keepalive timeout, as nginx does.
     builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.client_header_timeout)
+        .header_read_timeout(None)
         .max_buf_size(limits.max_header_bytes)
         .max_headers(limits.max_headers)
         .keep_alive(true);
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
-    // hyper times the wait for a request head from the moment a connection goes idle, so
-    // `client_header_timeout` bounds idle time too; a shorter `keepalive_timeout` needs a watch.
-    let watch_idle = limits.keepalive_timeout < limits.client_header_timeout;
     let timeouts = Timeouts {
         keepalive: limits.keepalive_timeout,
-        watch_idle,
+        header: Some(limits.client_header_timeout),
         send: Some(limits.send_timeout),
     };
     drive(
@@ -567,7 +555,7 @@ async fn serve_http2<I>(
     // HTTP/2 flow control paces each stream; a stalled stream does not hold a connection alone.
     let timeouts = Timeouts {
         keepalive: limits.keepalive_timeout,
-        watch_idle: true,
+        header: None,
         send: None,
     };
     drive(
@@ -584,8 +572,8 @@ async fn serve_http2<I>(
 /// The timers of one connection.
 struct Timeouts {
     keepalive: Duration,
-    /// hyper does not already bound idle time below `keepalive`.
-    watch_idle: bool,
+    /// Cut off a client whose request head takes longer than this to arrive (HTTP/1).
+    header: Option<Duration>,
     /// Cut off a client that takes no part of a response for this long.
     send: Option<Duration>,
 }
@@ -606,6 +594,8 @@ async fn drive<C>(
     let mut closing = false;
     loop {
         tokio::select! {
+            // The connection first: the timeout branches read the clocks it has just updated.
+            biased;
             result = connection.as_mut() => {
                 if let Err(e) = result {
                     // hyper answered a request it could not parse (400, or 431 for an oversized
@@ -620,7 +610,11 @@ async fn drive<C>(
                 }
                 break;
             }
-            _ = idle_expired(conn, timeouts.keepalive), if timeouts.watch_idle && !closing => {
+            _ = head_stalled(&conn.clocks, timeouts.header.unwrap_or(Duration::MAX)), if timeouts.header.is_some() => {
+                tracing::debug!(peer = %conn.peer, "no complete request head within the header timeout; closing");
+                break;
+            }
+            _ = idle_expired(conn, timeouts.keepalive), if !closing => {
                 closing = true;
                 graceful(connection.as_mut());
             }
@@ -640,12 +634,33 @@ async fn drive<C>(
 /// the time between two successful writes while a response is going out).
 async fn send_stalled(conn: &Conn, timeout: Duration) {
     loop {
-        match conn.write_blocked.get() {
+        match conn.clocks.write_blocked.get() {
             Some(since) if since.elapsed() >= timeout => return,
             Some(since) => tokio::time::sleep_until((since + timeout).into()).await,
             None => tokio::time::sleep(timeout.min(Duration::from_secs(1))).await,
         }
     }
+}
+
+/// Resolves once a request head has been arriving for `timeout` (nginx's
+/// `client_header_timeout`). Holds a timer only while a head is incomplete when the connection
+/// was last polled, so a request that arrives whole costs no timer at all. Must be polled after
+/// the connection in the same wake-up (the driver's select is biased): the connection's reads
+/// update the clock, and the connection's I/O is what wakes the task while no timer runs.
+fn head_stalled(clocks: &Clocks, timeout: Duration) -> impl std::future::Future<Output = ()> + '_ {
+    let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(move |cx| {
+        let Some(since) = clocks.head_started.get() else {
+            timer = None;
+            return std::task::Poll::Pending;
+        };
+        let deadline = tokio::time::Instant::from_std(since + timeout);
+        let sleep = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.deadline() != deadline {
+            sleep.as_mut().reset(deadline);
+        }
+        sleep.as_mut().poll(cx)
+    })
 }
 
 /// Spawns HTTP/2 stream tasks on the worker's own thread (the pipeline is `!Send` by design).
