@@ -17,6 +17,7 @@ use std::hash::Hasher;
 
 use crate::fxhash::{FxHasher, small_word};
 use crate::line::EventKind;
+use crate::template::Span;
 
 const NONE: u32 = u32::MAX;
 /// Names of up to this many segments have their dot positions on the stack.
@@ -347,11 +348,11 @@ impl Fsm {
     /// step is one segment hash and one probe; captures, dot positions and the
     /// backtracking stack stay on the machine stack for ordinary globs, so a lookup does
     /// not allocate.
-    pub(crate) fn lookup<'n, R>(
+    pub(crate) fn lookup<R>(
         &self,
-        name: &'n str,
+        name: &str,
         kind: EventKind,
-        found: impl FnOnce(usize, &[&'n str]) -> R,
+        found: impl FnOnce(usize, &[Span]) -> R,
     ) -> Option<R> {
         let bytes = name.as_bytes();
         // dots[i] ends field i; the last field ends at the end of the name.
@@ -383,16 +384,14 @@ impl Fsm {
             let start = if i == 0 { 0 } else { dots[i - 1] as usize + 1 };
             (start, dots.get(i).map_or(bytes.len(), |e| *e as usize))
         };
-        // Dots are ASCII, so every span is on character boundaries and `get` succeeds.
-        let field =
-            |(start, end): (usize, usize)| -> &'n str { name.get(start..end).unwrap_or("") };
+        let field = |(start, end): (usize, usize)| -> Span { (start as u32, end as u32) };
 
-        let mut inline_captures = [""; INLINE_CAPTURES];
+        let mut inline_captures = [(0, 0); INLINE_CAPTURES];
         let mut spill_captures = Vec::new();
-        let captures: &mut [&str] = if self.max_captures <= INLINE_CAPTURES {
+        let captures: &mut [Span] = if self.max_captures <= INLINE_CAPTURES {
             &mut inline_captures[..self.max_captures]
         } else {
-            spill_captures.resize(self.max_captures, "");
+            spill_captures.resize(self.max_captures, (0, 0));
             &mut spill_captures
         };
         let mut stack = Stack {
@@ -525,7 +524,10 @@ mod tests {
     }
 
     fn find<'a>(f: &Fsm, name: &'a str) -> Option<(usize, Vec<&'a str>)> {
-        f.lookup(name, EventKind::Counter, |m, caps| (m, caps.to_vec()))
+        f.lookup(name, EventKind::Counter, |m, caps| {
+            let segment = |(start, end): &Span| &name[*start as usize..*end as usize];
+            (m, caps.iter().map(segment).collect())
+        })
     }
 
     #[test]
