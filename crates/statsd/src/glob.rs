@@ -45,6 +45,11 @@ pub(crate) struct Fsm {
 struct Node {
     /// Whether any child is reached by an exact (non-`*`) segment.
     exact: bool,
+    /// The child reached by the only exact segment, when there is exactly one (most states
+    /// below the first segment): compared directly, without hashing or probing.
+    only: u32,
+    /// That segment's text in `Edges::keys`: (start, length).
+    only_key: (u32, u32),
     star: u32,
     min_remaining: u32,
     max_remaining: u32,
@@ -56,6 +61,8 @@ impl Node {
     fn new(remaining: u32) -> Node {
         Node {
             exact: false,
+            only: NONE,
+            only_key: (0, 0),
             star: NONE,
             min_remaining: remaining,
             max_remaining: remaining,
@@ -153,7 +160,8 @@ impl Edges {
         }
     }
 
-    fn insert(&mut self, parent: u32, segment: &str, child: u32) {
+    /// Adds an edge; returns where its text starts in `keys`.
+    fn insert(&mut self, parent: u32, segment: &str, child: u32) -> u32 {
         if (self.len + 1) * 2 > self.slots.len() {
             let old = std::mem::take(&mut self.slots);
             self.slots = vec![EMPTY; (old.len() * 2).max(16)];
@@ -165,15 +173,26 @@ impl Edges {
         }
         let hash = segment_hash(segment.as_bytes());
         let at = self.free_slot(parent, hash);
+        let start = self.keys.len() as u32;
         self.slots[at] = Edge {
             parent,
             child,
             hash: hash as u32,
-            start: self.keys.len() as u32,
+            start,
             len: segment.len() as u32,
         };
         self.keys.push_str(segment);
         self.len += 1;
+        start
+    }
+
+    /// The text of the edge starting at `start` with length `len`.
+    #[inline]
+    fn key(&self, (start, len): (u32, u32)) -> &[u8] {
+        self.keys
+            .as_bytes()
+            .get(start as usize..(start + len) as usize)
+            .unwrap_or_default()
     }
 
     fn free_slot(&self, parent: u32, hash: u64) -> usize {
@@ -314,11 +333,13 @@ impl Fsm {
                             node.result = mapping as u32;
                         }
                         self.nodes.push(node);
-                        self.edges.insert(state, field, next);
+                        let start = self.edges.insert(state, field, next);
                         let parent = &mut self.nodes[state as usize];
                         if *field == "*" {
                             parent.star = next;
                         } else {
+                            parent.only = if parent.exact { NONE } else { next };
+                            parent.only_key = (start, field.len() as u32);
                             parent.exact = true;
                         }
                         next
@@ -416,9 +437,12 @@ impl Fsm {
                     let at = span(i);
                     let exact = if node.exact {
                         let key = bytes.get(at.0..at.1).unwrap_or_default();
-                        self.edges
-                            .get(current, key, segment_hash(key))
-                            .filter(|e| self.nodes[*e as usize].fits(left))
+                        let child = if node.only != NONE {
+                            same_bytes(self.edges.key(node.only_key), key).then_some(node.only)
+                        } else {
+                            self.edges.get(current, key, segment_hash(key))
+                        };
+                        child.filter(|e| self.nodes[*e as usize].fits(left))
                     } else {
                         None
                     };
