@@ -41,6 +41,9 @@ pub struct Config {
     /// HTTPS listeners and certificates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<Tls>,
+    /// StatsD listeners whose metrics are served on the metrics listener (statsd_exporter).
+    #[serde(default)]
+    pub statsd: Statsd,
     /// The sites, matched by host and path prefix.
     pub sites: Vec<Site>,
 }
@@ -68,6 +71,71 @@ impl Default for Metrics {
             enabled: true,
             listen: SocketAddr::from(([0, 0, 0, 0], 9113)),
             nginx_compat: false,
+        }
+    }
+}
+
+/// StatsD ingestion as Prometheus' statsd_exporter v0.27.2 does it (docs/statsd.md): lines
+/// arriving over UDP, TCP or a unixgram socket are mapped with statsd_exporter's mapping file
+/// and served, with the `statsd_exporter_*` counters, on the metrics listener. Each field names
+/// the statsd_exporter flag it stands for.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Statsd {
+    /// Open the listeners. Off by default.
+    pub enabled: bool,
+    /// UDP address (`--statsd.listen-udp`); `null` turns UDP off.
+    pub listen_udp: Option<SocketAddr>,
+    /// TCP address (`--statsd.listen-tcp`); `null` turns TCP off.
+    pub listen_tcp: Option<SocketAddr>,
+    /// Unixgram socket path (`--statsd.listen-unixgram`); refused if the path exists, removed
+    /// at exit. Relative to the config file.
+    pub listen_unixgram: Option<PathBuf>,
+    /// Permission bits of the unixgram socket, octal (`--statsd.unixsocket-mode`).
+    pub unixsocket_mode: String,
+    /// statsd_exporter's mapping YAML, read unmodified (`--statsd.mapping-config`); re-read on
+    /// SIGHUP. Relative to the config file. Absent: names are only escaped, never mapped.
+    pub mapping_config: Option<PathBuf>,
+    /// Receive buffer of the UDP and unixgram sockets (`--statsd.read-buffer`). Absent: ask
+    /// the kernel for 16 MiB, taking what it grants.
+    pub read_buffer_bytes: Option<usize>,
+    /// Mapping results kept in an LRU cache (`--statsd.cache-size`); 0 turns it off.
+    pub cache_size: usize,
+    /// Event batches in flight between the listeners and the mapper
+    /// (`--statsd.event-queue-size`).
+    pub event_queue_size: usize,
+    /// Events per batch (`--statsd.event-flush-threshold`).
+    pub event_flush_threshold: usize,
+    /// Longest time a listener holds a partial batch (`--statsd.event-flush-interval`).
+    pub event_flush_interval_ms: u64,
+    /// DogStatsD tags, `|#k:v` (`--statsd.parse-dogstatsd-tags`).
+    pub parse_dogstatsd_tags: bool,
+    /// InfluxDB tags, `name,k=v` (`--statsd.parse-influxdb-tags`).
+    pub parse_influxdb_tags: bool,
+    /// Librato tags, `name#k=v` (`--statsd.parse-librato-tags`).
+    pub parse_librato_tags: bool,
+    /// SignalFX tags, `name[k=v]` (`--statsd.parse-signalfx-tags`).
+    pub parse_signalfx_tags: bool,
+}
+
+impl Default for Statsd {
+    fn default() -> Statsd {
+        Statsd {
+            enabled: false,
+            listen_udp: Some(SocketAddr::from(([0, 0, 0, 0], 9125))),
+            listen_tcp: Some(SocketAddr::from(([0, 0, 0, 0], 9125))),
+            listen_unixgram: None,
+            unixsocket_mode: "755".into(),
+            mapping_config: None,
+            read_buffer_bytes: None,
+            cache_size: 1000,
+            event_queue_size: 10_000,
+            event_flush_threshold: 1000,
+            event_flush_interval_ms: 200,
+            parse_dogstatsd_tags: true,
+            parse_influxdb_tags: true,
+            parse_librato_tags: true,
+            parse_signalfx_tags: true,
         }
     }
 }

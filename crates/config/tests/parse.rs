@@ -99,3 +99,25 @@ fn unreadable_file() {
         "{err}"
     );
 }
+
+#[test]
+fn statsd_section_defaults_nulls_and_unknown_fields() {
+    let config = Document::from_text("t.yaml", MINIMAL, ".")
+        .parse()
+        .expect("parses");
+    assert!(!config.statsd.enabled, "off unless enabled");
+    assert_eq!(config.statsd.listen_udp.map(|a| a.port()), Some(9125));
+    assert_eq!(config.statsd.event_flush_interval_ms, 200);
+    let text = format!("statsd:\n  enabled: true\n  listen_tcp: null\n{MINIMAL}");
+    let config = Document::from_text("t.yaml", text, ".")
+        .parse()
+        .expect("parses");
+    assert!(config.statsd.enabled);
+    assert_eq!(config.statsd.listen_tcp, None);
+    assert!(config.statsd.listen_udp.is_some());
+    let err = parse_err(&format!("statsd:\n  listen-udp: \":9125\"\n{MINIMAL}"));
+    assert!(
+        err.starts_with("test.yaml:2:3: statsd.listen-udp: unknown field `listen-udp`"),
+        "{err}"
+    );
+}

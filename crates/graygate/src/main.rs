@@ -5,8 +5,9 @@ mod demo;
 
 use clap::{Parser, Subcommand};
 use graygate_admin::{Certificates, Control, Settings};
-use graygate_config::Document;
+use graygate_config::{ConfigErrors, Document};
 use graygate_proxy::{Registry, Server, Snapshot, TlsListeners};
+use graygate_statsd_exporter::{Embedded, Reserved, Settings as StatsdSettings, TextFormat};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -99,15 +100,30 @@ fn main() -> ExitCode {
 }
 
 fn check(path: &Path) -> ExitCode {
-    match Document::read(path).and_then(|doc| Snapshot::load(&doc, &Registry::new(1))) {
-        Ok(snapshot) => {
+    let checked = Document::read(path).and_then(|doc| {
+        let config = doc.parse()?;
+        let snapshot = Snapshot::build(&config, doc.base_dir(), &Registry::new(1));
+        let statsd = StatsdSettings::build(&config, doc.base_dir());
+        match (snapshot, statsd) {
+            (Ok(snapshot), Ok(statsd)) => Ok((snapshot, statsd)),
+            (snapshot, statsd) => {
+                let errors = snapshot.err().into_iter().chain(statsd.err()).flatten();
+                Err(doc.locate(errors.collect()))
+            }
+        }
+    });
+    match checked {
+        Ok((snapshot, statsd)) => {
             let versions: usize = snapshot
                 .sites
                 .iter()
                 .map(|s| s.policy.versions().len())
                 .sum();
+            let statsd = statsd.map_or_else(String::new, |s| {
+                format!(", statsd with {} mappings", s.mapper.len())
+            });
             println!(
-                "{}: ok ({} sites, {} versions)",
+                "{}: ok ({} sites, {} versions{statsd})",
                 path.display(),
                 snapshot.sites.len(),
                 versions
@@ -119,6 +135,46 @@ fn check(path: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The `statsd` section of the file at `path`, checked and with its mapping loaded.
+fn statsd_section(path: &Path) -> Result<Option<StatsdSettings>, ConfigErrors> {
+    let doc = Document::read(path)?;
+    let config = doc.parse()?;
+    StatsdSettings::build(&config, doc.base_dir()).map_err(|e| doc.locate(e))
+}
+
+/// Starts the StatsD exporter and appends its families to the metrics listener's. Mapped
+/// metrics may not take graygate's names (they count as conflicts instead).
+fn start_statsd(settings: StatsdSettings, registry: &Registry) -> Result<Arc<Embedded>, String> {
+    use graygate_metrics::{Format, names};
+    let reserved = Reserved {
+        prefixes: vec![names::PREFIX.to_string()],
+        names: names::FOREIGN.iter().map(|n| n.to_string()).collect(),
+    };
+    let embedded = Arc::new(
+        Embedded::start(settings, reserved)
+            .map_err(|e| format!("graygate: cannot start the StatsD listeners: {e}"))?,
+    );
+    let exposed = embedded.clone();
+    registry.set_extra_families(Box::new(move |format, out| {
+        let format = match format {
+            Format::Prometheus => TextFormat::Prometheus,
+            Format::OpenMetrics => TextFormat::OpenMetrics,
+        };
+        exposed.render(format, out);
+    }));
+    let bound = embedded.bound();
+    if let Some(addr) = bound.udp {
+        println!("statsd on udp://{addr}");
+    }
+    if let Some(addr) = bound.tcp {
+        println!("statsd on tcp://{addr}");
+    }
+    if let Some(path) = &bound.unixgram {
+        println!("statsd on unixgram:{}", path.display());
+    }
+    Ok(embedded)
 }
 
 fn run(args: RunArgs) -> Result<(), String> {
@@ -145,6 +201,10 @@ fn run(args: RunArgs) -> Result<(), String> {
         .filter(|n| *n > 0)
         .or(file.workers)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // Checked before anything is committed or bound: a configuration with any error is
+    // refused whole.
+    let statsd =
+        StatsdSettings::build(&file, doc.base_dir()).map_err(|e| not_starting(&doc.locate(e)))?;
     let registry = Registry::new(workers);
     let overrides = args.clone();
     let prepare = Box::new(move |snapshot: &mut Snapshot| {
@@ -193,6 +253,9 @@ fn run(args: RunArgs) -> Result<(), String> {
         None => (None, None),
     };
     let metrics = snapshot.metrics.enabled.then_some(snapshot.metrics.listen);
+    let statsd = statsd
+        .map(|settings| start_statsd(settings, &registry))
+        .transpose()?;
     let server = Server::bind(snapshot, registry, tls).map_err(|e| format!("graygate: {e}"))?;
     let handle = server.handle();
     control.attach(handle.clone());
@@ -228,12 +291,16 @@ fn run(args: RunArgs) -> Result<(), String> {
         println!("listening on http://{addr}");
     }
     tracing::info!(workers, "graygate {} started", env!("CARGO_PKG_VERSION"));
+    let reloaded = statsd.clone();
     std::thread::spawn(move || {
-        signals.run(&control, &handle);
+        signals.run(&control, &handle, reloaded.as_deref(), &path);
         tracing::info!("shutting down: no new connections, finishing requests in flight");
         let _ = stop.send(true);
     });
     let result = server.run(stopped);
+    if let Some(statsd) = statsd {
+        statsd.remove_socket_file();
+    }
     tracing::info!("stopped");
     drop(demo);
     result.map_err(|e| format!("graygate: {e}"))
@@ -344,22 +411,64 @@ impl Signals {
     /// Handles signals until SIGINT or SIGTERM: SIGHUP reloads the configuration file (a file
     /// with errors is refused whole and the running configuration stays), SIGUSR1 reopens the
     /// access log.
-    fn run(mut self, control: &Control, handle: &graygate_proxy::ServerHandle) {
+    fn run(
+        mut self,
+        control: &Control,
+        handle: &graygate_proxy::ServerHandle,
+        statsd: Option<&Embedded>,
+        path: &Path,
+    ) {
         self.runtime.block_on(async {
             loop {
                 tokio::select! {
                     _ = self.int.recv() => return,
                     _ = self.term.recv() => return,
                     _ = self.usr1.recv() => handle.reopen_access_log(),
-                    _ = self.hup.recv() => match control.reload_file() {
-                        Ok(revision) => tracing::info!(revision, "configuration reloaded"),
-                        Err(errors) => {
-                            handle.registry().globals.reloads_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            tracing::error!("configuration not reloaded, the running one stays:\n{errors}");
-                        }
-                    },
+                    _ = self.hup.recv() => reload(control, handle, statsd, path),
                 }
             }
         });
+    }
+}
+
+/// SIGHUP: the whole file again, the StatsD mapping file included. The `statsd` section is
+/// checked first (it is not part of the snapshot `Control` validates), so a bad mapping
+/// refuses the reload whole: the old mapping and the old sites stay, and the reason is
+/// logged.
+fn reload(
+    control: &Control,
+    handle: &graygate_proxy::ServerHandle,
+    statsd: Option<&Embedded>,
+    path: &Path,
+) {
+    let refused = |errors: &dyn std::fmt::Display| {
+        if let Some(statsd) = statsd {
+            statsd.reload_failed();
+        }
+        handle
+            .registry()
+            .globals
+            .reloads_failed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::error!("configuration not reloaded, the running one stays:\n{errors}");
+    };
+    let section = match statsd_section(path) {
+        Ok(section) => section,
+        Err(errors) => return refused(&errors),
+    };
+    match control.reload_file() {
+        Ok(revision) => {
+            tracing::info!(revision, "configuration reloaded");
+            match (statsd, section) {
+                (Some(statsd), section) => statsd.reload(section),
+                (None, Some(_)) => {
+                    tracing::warn!(
+                        "statsd: the section was turned on; its listeners start at restart"
+                    )
+                }
+                (None, None) => {}
+            }
+        }
+        Err(errors) => refused(&errors),
     }
 }

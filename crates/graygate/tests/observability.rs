@@ -96,28 +96,8 @@ fn metric_families_labels_and_promtool() {
         "nginx names are off by default"
     );
 
-    let out = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(text.as_bytes())?;
-            child.wait_with_output()
-        })
-        .expect("promtool is installed (scripts/test.sh installs Debian's prometheus)");
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, output) = promtool_check(&text);
+    assert_eq!(code, 0, "promtool: {output}");
 }
 
 #[test]

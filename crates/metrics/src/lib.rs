@@ -201,6 +201,20 @@ pub const TLS_FAILURE_REASONS: [&str; 3] = ["timeout", "protocol", "io"];
 /// Certificates in effect: name, source, expiry (unix seconds). Supplied by the TLS store.
 pub type CertificateList = Box<dyn Fn() -> Vec<(String, String, i64)> + Send + Sync>;
 
+/// More families for the same endpoint (the StatsD exporter's), written after graygate's own
+/// and before OpenMetrics' `# EOF`. Their names must not collide with graygate's: see
+/// [`names::PREFIX`] and [`names::FOREIGN`].
+pub type ExtraFamilies = Box<dyn Fn(Format, &mut String) + Send + Sync>;
+
+/// Holds the extra families' writer; opaque in debug output.
+struct Extra(std::sync::OnceLock<ExtraFamilies>);
+
+impl std::fmt::Debug for Extra {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Extra(..)")
+    }
+}
+
 /// Holds the certificate list supplier; opaque in debug output.
 struct Certificates(std::sync::OnceLock<CertificateList>);
 
@@ -251,6 +265,7 @@ struct Series {
 pub struct Registry {
     workers: usize,
     certificates: Certificates,
+    extra: Extra,
     series: Mutex<Series>,
     worker_cells: Arc<PerWorker<WorkerCells>>,
     pub globals: Globals,
@@ -265,6 +280,7 @@ impl Registry {
         Arc::new(Registry {
             workers: workers.max(1),
             certificates: Certificates(std::sync::OnceLock::new()),
+            extra: Extra(std::sync::OnceLock::new()),
             series: Mutex::default(),
             worker_cells: PerWorker::new(workers),
             globals: Globals::default(),
@@ -308,6 +324,17 @@ impl Registry {
     /// Where certificate expiries come from (set once, when TLS is configured).
     pub fn set_certificates(&self, list: CertificateList) {
         let _ = self.certificates.0.set(list);
+    }
+
+    /// Appends another exposition's families to every scrape (set once, at start).
+    pub fn set_extra_families(&self, extra: ExtraFamilies) {
+        let _ = self.extra.0.set(extra);
+    }
+
+    fn extra_families(&self, format: Format, out: &mut String) {
+        if let Some(extra) = self.extra.0.get() {
+            extra(format, out);
+        }
     }
 
     fn certificates(&self) -> Vec<(String, String, i64)> {

@@ -1,5 +1,9 @@
 //! Every metric name graygate exposes, in one place. Durations are in seconds.
 
+/// Every graygate family starts with this; other expositions on the metrics listener (the
+/// StatsD exporter's mapped metrics) may not use it.
+pub const PREFIX: &str = "graygate_";
+
 pub const HTTP_REQUESTS: &str = "graygate_http_requests_total";
 pub const HTTP_REQUEST_DURATION: &str = "graygate_http_request_duration_seconds";
 pub const UPSTREAM_REQUEST_DURATION: &str = "graygate_upstream_request_duration_seconds";
@@ -37,3 +41,18 @@ pub const PROCESS_THREADS: &str = "process_threads";
 pub const NGINX_HTTP_REQUESTS: &str = "nginx_http_requests_total";
 pub const NGINX_HTTP_REQUEST_DURATION: &str = "nginx_http_request_duration_seconds";
 pub const NGINX_HTTP_CONNECTIONS: &str = "nginx_http_connections";
+
+/// The families graygate exposes outside [`PREFIX`]: no other exposition on the metrics
+/// listener may take these names (or their `_total`, `_sum`, `_count`, `_bucket` forms).
+pub const FOREIGN: [&str; 10] = [
+    PROCESS_CPU,
+    PROCESS_RSS,
+    PROCESS_VIRTUAL_MEMORY,
+    PROCESS_OPEN_FDS,
+    PROCESS_MAX_FDS,
+    PROCESS_START_TIME,
+    PROCESS_THREADS,
+    NGINX_HTTP_REQUESTS,
+    NGINX_HTTP_REQUEST_DURATION,
+    NGINX_HTTP_CONNECTIONS,
+];

@@ -456,6 +456,9 @@ pub(crate) fn render(registry: &Registry, format: Format, nginx_compat: bool) ->
             out.sample(NGINX_HTTP_CONNECTIONS, &[("state", state)], value);
         }
     }
+    // Outside the series lock: the extra writer takes its own.
+    drop(series);
+    registry.extra_families(format, &mut out.text);
     if format == Format::OpenMetrics {
         out.text.push_str("# EOF\n");
     }

@@ -96,3 +96,21 @@ fn process_metrics_are_present() {
         assert!(text.contains(&format!("\n{name} ")), "{name} missing");
     }
 }
+
+#[test]
+fn extra_families_come_after_graygate_and_before_eof() {
+    let registry = Registry::new(1);
+    registry.set_extra_families(Box::new(|format, out| {
+        out.push_str(match format {
+            Format::Prometheus => "# TYPE extra gauge\nextra 1\n",
+            Format::OpenMetrics => "# TYPE extra gauge\nextra 2\n",
+        })
+    }));
+    let text = registry.render(Format::Prometheus, false);
+    assert!(text.ends_with("\n# TYPE extra gauge\nextra 1\n"), "{text}");
+    let text = registry.render(Format::OpenMetrics, false);
+    assert!(
+        text.ends_with("\n# TYPE extra gauge\nextra 2\n# EOF\n"),
+        "{text}"
+    );
+}

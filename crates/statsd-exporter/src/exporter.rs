@@ -14,6 +14,7 @@ use graygate_statsd::{
 };
 use tokio::sync::mpsc;
 
+use crate::format::{TextFormat, write_families};
 use crate::registry::{Create, Kind, Registry, Update};
 use crate::telemetry;
 
@@ -35,6 +36,43 @@ pub struct ExporterOptions {
     pub read_buffer: Option<usize>,
     /// `--statsd.unixsocket-mode`
     pub unixsocket_mode: u32,
+    /// Names of metrics exposed beside the exporter's (the gateway's own), which a mapped
+    /// metric may not take.
+    pub reserved: Reserved,
+}
+
+/// Metric names a mapped metric may not take, because another exposition on the same
+/// endpoint has them. A refused event counts as `statsd_exporter_events_conflict_total`.
+#[derive(Clone, Debug, Default)]
+pub struct Reserved {
+    /// Every name with one of these prefixes (`graygate_`).
+    pub prefixes: Vec<String>,
+    /// These family names, compared by stem: a mapped `process_cpu_seconds` histogram would
+    /// write `process_cpu_seconds_sum` beside `process_cpu_seconds_total`, so it is refused.
+    pub names: Vec<String>,
+}
+
+/// Sample suffixes of counters, histograms and summaries, in both text formats.
+const SUFFIXES: [&str; 5] = ["_total", "_created", "_bucket", "_sum", "_count"];
+
+impl Reserved {
+    /// Whether a mapped metric called `name` would collide with a reserved one.
+    pub fn refuses(&self, name: &str) -> bool {
+        if self.prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+            return true;
+        }
+        let stem = stem(name);
+        self.names
+            .iter()
+            .any(|r| r == name || stem == self::stem(r))
+    }
+}
+
+fn stem(name: &str) -> &str {
+    SUFFIXES
+        .iter()
+        .find_map(|s| name.strip_suffix(s))
+        .unwrap_or(name)
 }
 
 impl Default for ExporterOptions {
@@ -47,6 +85,7 @@ impl Default for ExporterOptions {
             flush_interval: Duration::from_millis(200),
             read_buffer: None,
             unixsocket_mode: 0o755,
+            reserved: Reserved::default(),
         }
     }
 }
@@ -122,6 +161,7 @@ pub(crate) struct State {
     pub cache: MapCache,
     pub registry: Registry,
     pub outcomes: Outcomes,
+    pub reserved: Reserved,
 }
 
 pub(crate) struct Shared {
@@ -152,6 +192,7 @@ impl Exporter {
                 cache: MapCache::new(options.cache_size),
                 registry: Registry::default(),
                 outcomes: Outcomes::default(),
+                reserved: options.reserved.clone(),
             }),
             ingest: Ingest::default(),
             options,
@@ -234,20 +275,25 @@ impl Exporter {
     /// Replaces the mapping from YAML; on error keeps the old one. Counts
     /// `statsd_exporter_config_reloads_total{outcome}`.
     pub fn reload(&self, yaml: &str) -> Result<(), ConfigError> {
-        let parsed = Mapper::from_yaml(yaml);
-        let mut state = lock(&self.shared.state);
-        match parsed {
+        match Mapper::from_yaml(yaml) {
             Ok(mapper) => {
-                state.mapper = Arc::new(mapper);
-                state.cache.clear();
-                state.outcomes.reload_success += 1;
+                self.replace_mapper(mapper);
                 Ok(())
             }
             Err(e) => {
-                state.outcomes.reload_failure += 1;
+                self.reload_failed();
                 Err(e)
             }
         }
+    }
+
+    /// Swaps in a mapping that was loaded and validated elsewhere; counts a successful
+    /// reload.
+    pub fn replace_mapper(&self, mapper: Mapper) {
+        let mut state = lock(&self.shared.state);
+        state.mapper = Arc::new(mapper);
+        state.cache.clear();
+        state.outcomes.reload_success += 1;
     }
 
     /// Counts a reload that failed before parsing (the file could not be read).
@@ -262,6 +308,11 @@ impl Exporter {
 
     /// Writes the Prometheus text exposition of the mapped metrics and the exporter's own.
     pub fn render(&self, out: &mut String) {
+        self.render_as(TextFormat::Prometheus, out);
+    }
+
+    /// Like [`Exporter::render`], in either text format (OpenMetrics without `# EOF`).
+    pub fn render_as(&self, format: TextFormat, out: &mut String) {
         let now = Instant::now();
         let mut families = Vec::new();
         {
@@ -270,11 +321,9 @@ impl Exporter {
             state.registry.render(now, &mut families);
             telemetry::render(&self.shared, &state, &mut families);
         }
-        families.sort_by(|a, b| a.0.cmp(&b.0));
-        families.dedup_by(|a, b| a.0 == b.0);
-        for (_, text) in families {
-            out.push_str(&text);
-        }
+        families.sort_by(|a, b| a.name.cmp(&b.name));
+        families.dedup_by(|a, b| a.name == b.name);
+        write_families(&families, format, out);
     }
 }
 
@@ -361,7 +410,7 @@ impl State {
             Kind::Summary => labels.iter().any(|(k, _)| k == "quantile"),
             _ => false,
         };
-        if name.is_empty() || reserved || telemetry::is_own(&name) {
+        if name.is_empty() || reserved || telemetry::is_own(&name) || self.reserved.refuses(&name) {
             self.outcomes.conflicts[event.kind.index()] += times;
             return;
         }

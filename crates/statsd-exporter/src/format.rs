@@ -1,7 +1,62 @@
 //! Prometheus text format details as client_golang writes them: Go's shortest `%g` floats
-//! (`1e+06`, `0.001`), label value and help escaping.
+//! (`1e+06`, `0.001`), label value and help escaping; and the OpenMetrics headers for when
+//! the gateway's metrics listener is asked for OpenMetrics.
 
 use std::fmt::Write;
+
+/// Which text exposition to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextFormat {
+    /// Prometheus text 0.0.4, statsd_exporter's only format.
+    Prometheus,
+    /// OpenMetrics 1.0.0 families (without the final `# EOF`, which the caller writes).
+    OpenMetrics,
+}
+
+/// One metric family: its samples are the same in both formats, only the header differs.
+pub(crate) struct Rendered {
+    pub name: String,
+    /// `counter`, `gauge`, `histogram` or `summary`.
+    pub kind: &'static str,
+    /// Unescaped.
+    pub help: String,
+    /// The sample lines.
+    pub body: String,
+}
+
+/// Writes `families` (sorted by name, names unique) in `format`.
+///
+/// OpenMetrics names a counter family without its `_total` suffix and requires that suffix
+/// on every counter sample. A counter whose name has no `_total` (statsd_exporter allows
+/// that), or whose stem is another family's name, is written as `unknown` under its full
+/// name instead, so the series keeps the name it has in Prometheus text and dashboards see
+/// the same series whichever format the scraper negotiated.
+pub(crate) fn write_families(families: &[Rendered], format: TextFormat, out: &mut String) {
+    let taken = |stem: &str| {
+        families
+            .binary_search_by(|f| f.name.as_str().cmp(stem))
+            .is_ok()
+    };
+    for f in families {
+        let (name, kind) = match (format, f.kind) {
+            (TextFormat::OpenMetrics, "counter") => match f.name.strip_suffix("_total") {
+                Some(stem) if !stem.is_empty() && !taken(stem) => (stem, "counter"),
+                _ => (f.name.as_str(), "unknown"),
+            },
+            _ => (f.name.as_str(), f.kind),
+        };
+        out.push_str("# HELP ");
+        out.push_str(name);
+        out.push(' ');
+        match format {
+            TextFormat::Prometheus => write_help(out, &f.help),
+            // OpenMetrics escapes quotes in HELP too.
+            TextFormat::OpenMetrics => write_label_value(out, &f.help),
+        }
+        let _ = writeln!(out, "\n# TYPE {name} {kind}");
+        out.push_str(&f.body);
+    }
+}
 
 /// Appends `f` as expfmt's `writeFloat` does.
 pub fn write_float(out: &mut String, f: f64) {

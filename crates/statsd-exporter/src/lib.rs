@@ -2,10 +2,12 @@
 //! metric names): StatsD arrives over UDP, TCP or a unixgram socket, is parsed and mapped
 //! by `graygate-statsd`, and is exposed on `/metrics` with statsd_exporter's own counters.
 //! [`run`] is `graygate statsd-exporter`; [`Exporter`] is the embeddable part (listeners,
-//! registry, exposition) for the gateway's `statsd` section.
+//! registry, exposition), which [`Embedded`] runs inside `graygate run` for the gateway's
+//! `statsd` section (checked by [`Settings::build`]).
 
 mod exporter;
 mod format;
+mod gateway;
 mod http;
 mod listen;
 mod registry;
@@ -23,8 +25,9 @@ use clap::{ArgAction, Parser as ClapParser};
 use graygate_statsd::{Mapper, Parser, parse_go_duration};
 use tokio::sync::Notify;
 
-pub use exporter::{Bound, Exporter, ExporterOptions, ListenerAddrs};
-pub use format::write_float;
+pub use exporter::{Bound, Exporter, ExporterOptions, ListenerAddrs, Reserved};
+pub use format::{TextFormat, write_float};
+pub use gateway::{Embedded, Settings};
 pub use http::{WebOptions, serve};
 
 /// statsd_exporter's command line.
@@ -205,6 +208,7 @@ fn main(flags: Flags) -> Result<(), String> {
         flush_interval,
         read_buffer: flags.read_buffer,
         unixsocket_mode,
+        reserved: Reserved::default(),
     };
     if flags.listen_udp.is_empty()
         && flags.listen_tcp.is_empty()

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use graygate_statsd::{FxBuild, Quantile, SummaryOptions};
 
-use crate::format::{write_float, write_help, write_label_value};
+use crate::format::{Rendered, write_float, write_label_value};
 use crate::summary::Summary;
 
 /// The type of a registered metric.
@@ -216,8 +216,8 @@ impl Registry {
         }
     }
 
-    /// Renders every non-empty family as (name, text) for the caller to merge and sort.
-    pub fn render(&mut self, now: Instant, out: &mut Vec<(String, String)>) {
+    /// Renders every non-empty family for the caller to merge, sort and head.
+    pub fn render(&mut self, now: Instant, out: &mut Vec<Rendered>) {
         for (name, family) in &mut self.families {
             if family.series.is_empty() {
                 continue;
@@ -234,11 +234,9 @@ impl Registry {
             let help = family
                 .vectors
                 .get(series[0].vector)
-                .map_or("", |v| v.help.as_str());
+                .map_or("", |v| v.help.as_str())
+                .to_owned();
             let mut text = String::new();
-            let _ = write!(text, "# HELP {name} ");
-            write_help(&mut text, help);
-            let _ = writeln!(text, "\n# TYPE {name} {}", family.kind.as_str());
             for s in series {
                 let vector = &family.vectors[s.vector];
                 match &mut s.value {
@@ -291,7 +289,12 @@ impl Registry {
                     }
                 }
             }
-            out.push((name.clone(), text));
+            out.push(Rendered {
+                name: name.clone(),
+                kind: family.kind.as_str(),
+                help,
+                body: text,
+            });
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use graygate_statsd::SampleError;
 
 use crate::exporter::{Shared, State};
-use crate::format::write_label_value;
+use crate::format::{Rendered, write_label_value};
 use crate::registry::sample;
 
 /// Every family name this module writes.
@@ -44,14 +44,18 @@ pub(crate) fn is_own(name: &str) -> bool {
 
 struct Family {
     name: &'static str,
+    kind: &'static str,
+    help: &'static str,
     text: String,
 }
 
 impl Family {
-    fn new(name: &'static str, kind: &str, help: &str) -> Family {
+    fn new(name: &'static str, kind: &'static str, help: &'static str) -> Family {
         Family {
             name,
-            text: format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"),
+            kind,
+            help,
+            text: String::new(),
         }
     }
 
@@ -79,7 +83,7 @@ impl Family {
     }
 }
 
-pub(crate) fn render(shared: &Shared, state: &State, out: &mut Vec<(String, String)>) {
+pub(crate) fn render(shared: &Shared, state: &State, out: &mut Vec<Rendered>) {
     let i = &shared.ingest;
     let o = &state.outcomes;
     let c = |a: &std::sync::atomic::AtomicU64| a.load(Relaxed) as f64;
@@ -324,6 +328,11 @@ pub(crate) fn render(shared: &Shared, state: &State, out: &mut Vec<(String, Stri
         .value(state.cache.len() as f64),
     ));
     for f in fams.into_iter().flatten() {
-        out.push((f.name.to_owned(), f.text));
+        out.push(Rendered {
+            name: f.name.to_owned(),
+            kind: f.kind,
+            help: f.help.to_owned(),
+            body: f.text,
+        });
     }
 }

@@ -17,6 +17,7 @@ use std::hash::Hasher;
 
 use crate::fxhash::{FxHasher, small_word};
 use crate::line::EventKind;
+use crate::template::Span;
 
 const NONE: u32 = u32::MAX;
 /// Names of up to this many segments have their dot positions on the stack.
@@ -44,6 +45,11 @@ pub(crate) struct Fsm {
 struct Node {
     /// Whether any child is reached by an exact (non-`*`) segment.
     exact: bool,
+    /// The child reached by the only exact segment, when there is exactly one (most states
+    /// below the first segment): compared directly, without hashing or probing.
+    only: u32,
+    /// That segment's text in `Edges::keys`: (start, length).
+    only_key: (u32, u32),
     star: u32,
     min_remaining: u32,
     max_remaining: u32,
@@ -55,6 +61,8 @@ impl Node {
     fn new(remaining: u32) -> Node {
         Node {
             exact: false,
+            only: NONE,
+            only_key: (0, 0),
             star: NONE,
             min_remaining: remaining,
             max_remaining: remaining,
@@ -152,7 +160,8 @@ impl Edges {
         }
     }
 
-    fn insert(&mut self, parent: u32, segment: &str, child: u32) {
+    /// Adds an edge; returns where its text starts in `keys`.
+    fn insert(&mut self, parent: u32, segment: &str, child: u32) -> u32 {
         if (self.len + 1) * 2 > self.slots.len() {
             let old = std::mem::take(&mut self.slots);
             self.slots = vec![EMPTY; (old.len() * 2).max(16)];
@@ -164,15 +173,26 @@ impl Edges {
         }
         let hash = segment_hash(segment.as_bytes());
         let at = self.free_slot(parent, hash);
+        let start = self.keys.len() as u32;
         self.slots[at] = Edge {
             parent,
             child,
             hash: hash as u32,
-            start: self.keys.len() as u32,
+            start,
             len: segment.len() as u32,
         };
         self.keys.push_str(segment);
         self.len += 1;
+        start
+    }
+
+    /// The text of the edge starting at `start` with length `len`.
+    #[inline]
+    fn key(&self, (start, len): (u32, u32)) -> &[u8] {
+        self.keys
+            .as_bytes()
+            .get(start as usize..(start + len) as usize)
+            .unwrap_or_default()
     }
 
     fn free_slot(&self, parent: u32, hash: u64) -> usize {
@@ -313,11 +333,13 @@ impl Fsm {
                             node.result = mapping as u32;
                         }
                         self.nodes.push(node);
-                        self.edges.insert(state, field, next);
+                        let start = self.edges.insert(state, field, next);
                         let parent = &mut self.nodes[state as usize];
                         if *field == "*" {
                             parent.star = next;
                         } else {
+                            parent.only = if parent.exact { NONE } else { next };
+                            parent.only_key = (start, field.len() as u32);
                             parent.exact = true;
                         }
                         next
@@ -347,11 +369,11 @@ impl Fsm {
     /// step is one segment hash and one probe; captures, dot positions and the
     /// backtracking stack stay on the machine stack for ordinary globs, so a lookup does
     /// not allocate.
-    pub(crate) fn lookup<'n, R>(
+    pub(crate) fn lookup<R>(
         &self,
-        name: &'n str,
+        name: &str,
         kind: EventKind,
-        found: impl FnOnce(usize, &[&'n str]) -> R,
+        found: impl FnOnce(usize, &[Span]) -> R,
     ) -> Option<R> {
         let bytes = name.as_bytes();
         // dots[i] ends field i; the last field ends at the end of the name.
@@ -383,16 +405,14 @@ impl Fsm {
             let start = if i == 0 { 0 } else { dots[i - 1] as usize + 1 };
             (start, dots.get(i).map_or(bytes.len(), |e| *e as usize))
         };
-        // Dots are ASCII, so every span is on character boundaries and `get` succeeds.
-        let field =
-            |(start, end): (usize, usize)| -> &'n str { name.get(start..end).unwrap_or("") };
+        let field = |(start, end): (usize, usize)| -> Span { (start as u32, end as u32) };
 
-        let mut inline_captures = [""; INLINE_CAPTURES];
+        let mut inline_captures = [(0, 0); INLINE_CAPTURES];
         let mut spill_captures = Vec::new();
-        let captures: &mut [&str] = if self.max_captures <= INLINE_CAPTURES {
+        let captures: &mut [Span] = if self.max_captures <= INLINE_CAPTURES {
             &mut inline_captures[..self.max_captures]
         } else {
-            spill_captures.resize(self.max_captures, "");
+            spill_captures.resize(self.max_captures, (0, 0));
             &mut spill_captures
         };
         let mut stack = Stack {
@@ -417,9 +437,12 @@ impl Fsm {
                     let at = span(i);
                     let exact = if node.exact {
                         let key = bytes.get(at.0..at.1).unwrap_or_default();
-                        self.edges
-                            .get(current, key, segment_hash(key))
-                            .filter(|e| self.nodes[*e as usize].fits(left))
+                        let child = if node.only != NONE {
+                            same_bytes(self.edges.key(node.only_key), key).then_some(node.only)
+                        } else {
+                            self.edges.get(current, key, segment_hash(key))
+                        };
+                        child.filter(|e| self.nodes[*e as usize].fits(left))
                     } else {
                         None
                     };
@@ -525,7 +548,10 @@ mod tests {
     }
 
     fn find<'a>(f: &Fsm, name: &'a str) -> Option<(usize, Vec<&'a str>)> {
-        f.lookup(name, EventKind::Counter, |m, caps| (m, caps.to_vec()))
+        f.lookup(name, EventKind::Counter, |m, caps| {
+            let segment = |(start, end): &Span| &name[*start as usize..*end as usize];
+            (m, caps.iter().map(segment).collect())
+        })
     }
 
     #[test]

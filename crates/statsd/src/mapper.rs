@@ -10,7 +10,7 @@ use crate::config::{
 };
 use crate::glob::Fsm;
 use crate::line::EventKind;
-use crate::template::Template;
+use crate::template::{Expansion, Span};
 
 /// A mapping ready to use: its spec plus compiled templates.
 #[derive(Debug)]
@@ -18,8 +18,8 @@ pub struct Mapping {
     pub spec: MappingSpec,
     /// Label names, sorted (the order of `Mapped::label`).
     label_keys: Vec<String>,
-    name_template: Option<Template>,
-    label_templates: Vec<Template>,
+    /// Name and label templates of a glob mapping.
+    expansion: Option<Expansion>,
     regex: Option<Regex>,
     /// A literal every match starts with (`^abc\.` gives `abc.`), checked before the regex.
     regex_prefix: String,
@@ -34,14 +34,27 @@ impl Mapping {
 
 /// The result of a successful match: which mapping, and the expanded name and label values.
 /// Reusable: [`Mapper::map_into`] overwrites it without allocating once it has grown.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Mapped {
     /// Index into [`Mapper::mapping`].
     pub mapping: usize,
-    /// The name, then each label value, back to back; `ends[i]` ends part `i`.
+    /// Text the parts are spans of: for a glob, the metric name, the mapping's literals and
+    /// any part mixing both; for a regex, the expanded parts back to back.
     buf: String,
-    ends: Vec<u32>,
+    /// The name's span of `buf`, then each label value's.
+    spans: Vec<Span>,
 }
+
+impl PartialEq for Mapped {
+    /// Same mapping, same name and label values (however `buf` is laid out).
+    fn eq(&self, other: &Mapped) -> bool {
+        self.mapping == other.mapping
+            && self.spans.len() == other.spans.len()
+            && (0..self.spans.len()).all(|i| self.part(i) == other.part(i))
+    }
+}
+
+impl Eq for Mapped {}
 
 impl Mapped {
     /// The expanded (not yet escaped) metric name.
@@ -56,25 +69,21 @@ impl Mapped {
 
     /// How many labels.
     pub fn label_count(&self) -> usize {
-        self.ends.len().saturating_sub(1)
+        self.spans.len().saturating_sub(1)
     }
 
     fn part(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        self.ends
+        self.spans
             .get(i)
-            .and_then(|end| self.buf.get(start..*end as usize))
+            .and_then(|(start, end)| self.buf.get(*start as usize..*end as usize))
             .unwrap_or("")
     }
 
-    fn reset(&mut self, mapping: usize) {
-        self.mapping = mapping;
-        self.buf.clear();
-        self.ends.clear();
-    }
-
-    fn close_part(&mut self) {
-        self.ends.push(self.buf.len() as u32);
+    /// Appends a part made by `write`.
+    fn push_part(&mut self, write: impl FnOnce(&mut String)) {
+        let start = self.buf.len() as u32;
+        write(&mut self.buf);
+        self.spans.push((start, self.buf.len() as u32));
     }
 }
 
@@ -120,8 +129,7 @@ impl Mapper {
             let label_keys: Vec<String> = spec.labels.iter().map(|(k, _)| k.clone()).collect();
             let mut mapping = Mapping {
                 label_keys,
-                name_template: None,
-                label_templates: Vec::new(),
+                expansion: None,
                 regex: None,
                 regex_prefix: String::new(),
                 spec,
@@ -131,13 +139,10 @@ impl Mapper {
                     let captures =
                         fsm.add(&mapping.spec.match_text, mapping.spec.match_metric_type, i);
                     globs.push(i);
-                    mapping.name_template = Some(Template::new(&mapping.spec.name, captures));
-                    mapping.label_templates = mapping
-                        .spec
-                        .labels
-                        .iter()
-                        .map(|(_, v)| Template::new(v, captures))
-                        .collect();
+                    let spec = &mapping.spec;
+                    let templates = std::iter::once(spec.name.as_str())
+                        .chain(spec.labels.iter().map(|(_, v)| v.as_str()));
+                    mapping.expansion = Some(Expansion::new(templates, captures));
                 }
                 MatchType::Regex => {
                     // Validated in MappingConfig; a failure here leaves the rule inert.
@@ -246,7 +251,9 @@ impl Mapper {
     pub fn map_into(&self, name: &str, kind: EventKind, out: &mut Mapped) -> bool {
         if let Some(fsm) = &self.fsm {
             if fsm
-                .lookup(name, kind, |i, captures| self.expand_glob(i, captures, out))
+                .lookup(name, kind, |i, captures| {
+                    self.expand_glob(i, name, captures, out)
+                })
                 .is_some()
             {
                 return true;
@@ -270,16 +277,14 @@ impl Mapper {
         }
     }
 
-    fn expand_glob(&self, i: usize, captures: &[&str], out: &mut Mapped) {
-        let m = &self.mappings[i];
-        out.reset(i);
-        if let Some(t) = &m.name_template {
-            t.expand(captures, &mut out.buf);
-        }
-        out.close_part();
-        for t in &m.label_templates {
-            t.expand(captures, &mut out.buf);
-            out.close_part();
+    fn expand_glob(&self, i: usize, name: &str, captures: &[Span], out: &mut Mapped) {
+        out.mapping = i;
+        match self.mappings.get(i).and_then(|m| m.expansion.as_ref()) {
+            Some(expansion) => expansion.expand(name, captures, &mut out.buf, &mut out.spans),
+            None => {
+                out.buf.clear();
+                out.spans.clear();
+            }
         }
     }
 
@@ -299,12 +304,12 @@ impl Mapper {
         if m.spec.match_metric_type.is_some_and(|k| k != kind) {
             return false;
         }
-        out.reset(i);
-        caps.expand(&m.spec.name, &mut out.buf);
-        out.close_part();
+        out.mapping = i;
+        out.buf.clear();
+        out.spans.clear();
+        out.push_part(|buf| caps.expand(&m.spec.name, buf));
         for (_, v) in &m.spec.labels {
-            caps.expand(v, &mut out.buf);
-            out.close_part();
+            out.push_part(|buf| caps.expand(v, buf));
         }
         true
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A running graygate process, killed on drop.
 pub struct Gateway {
@@ -24,6 +24,9 @@ pub struct Gateway {
     pub admin: Option<SocketAddr>,
     /// The first HTTPS listener, when TLS is configured.
     pub tls: Option<SocketAddr>,
+    /// The StatsD listeners, when the `statsd` section is on.
+    pub statsd_udp: Option<SocketAddr>,
+    pub statsd_tcp: Option<SocketAddr>,
     pub dir: tempfile::TempDir,
 }
 
@@ -97,11 +100,18 @@ impl Gateway {
         let mut metrics = None;
         let mut admin = None;
         let mut tls = None;
+        let (mut statsd_udp, mut statsd_tcp) = (None, None);
         let addr = loop {
             match lines.next() {
                 Some(Ok(line)) => {
                     if let Some(addr) = line.strip_prefix("listening on https://") {
                         tls = tls.or(Some(addr.parse().expect("https address")));
+                    }
+                    if let Some(addr) = line.strip_prefix("statsd on udp://") {
+                        statsd_udp = Some(addr.parse().expect("statsd UDP address"));
+                    }
+                    if let Some(addr) = line.strip_prefix("statsd on tcp://") {
+                        statsd_tcp = Some(addr.parse().expect("statsd TCP address"));
                     }
                     if let Some(addr) = line.strip_prefix("listening on http://") {
                         break addr.parse().expect("address");
@@ -130,6 +140,8 @@ impl Gateway {
             metrics,
             admin,
             tls,
+            statsd_udp,
+            statsd_tcp,
             dir,
         }
     }
@@ -557,4 +569,119 @@ pub fn dashboards() -> Vec<(String, serde_json::Value)> {
     }
     assert!(out.len() >= 2, "the global and the per-site dashboards");
     out
+}
+
+/// A real Prometheus (Debian's `prometheus`, installed by scripts/test.sh) scraping one target
+/// every second; killed on drop. Prometheus 2.x asks for OpenMetrics first, so what it stores
+/// went through its OpenMetrics parser.
+pub struct Prometheus {
+    child: Child,
+    addr: std::net::SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    pub fn start(target: std::net::SocketAddr) -> Prometheus {
+        let dir = tempfile::tempdir().expect("dir");
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: graygate\n    static_configs:\n      - targets: [\"{target}\"]\n"),
+        )
+        .expect("config");
+        let addr = closed_port();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus is installed (scripts/test.sh installs Debian's prometheus)");
+        let p = Prometheus {
+            child,
+            addr,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(addr).is_ok()
+                && get(addr, "/-/ready", &[]).status == 200
+            {
+                return p;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("prometheus did not become ready");
+    }
+
+    /// Runs an instant query; returns the result vector.
+    pub fn query(&self, promql: &str) -> Vec<serde_json::Value> {
+        let reply = get(
+            self.addr,
+            &format!("/api/v1/query?query={}", encode(promql)),
+            &[],
+        );
+        let body: serde_json::Value =
+            serde_json::from_slice(&reply.body).unwrap_or_else(|_| panic!("{}", reply.text()));
+        assert_eq!(body["status"], "success", "{promql}: {body}");
+        body["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+pub fn value(sample: &serde_json::Value) -> f64 {
+    sample["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// `promtool check metrics` on `text`: its exit code (0 clean, 3 lint findings only, 1 a text
+/// it cannot parse) and its output.
+pub fn promtool_check(text: &str) -> (i32, String) {
+    let out = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("promtool is installed (scripts/test.sh installs Debian's prometheus)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
 }
