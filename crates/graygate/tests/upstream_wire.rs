@@ -190,3 +190,33 @@ fn a_response_that_is_not_http_is_a_502_counted_as_protocol() {
         1
     );
 }
+
+#[test]
+fn an_upstream_that_stalls_mid_body_is_cut_off_at_the_response_timeout() {
+    // 10 bytes announced, 3 sent, then nothing (the origin waits for another request).
+    let origin = Scripted::start(
+        &[b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"],
+        After::Stay,
+    );
+    let gw = Gateway::start(&site(origin.addr).replace("2000", "500"));
+    let mut stream = TcpStream::connect(gw.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut received = Vec::new();
+    // The client gets the head and the 3 bytes, then the connection closes: the response can
+    // never be completed.
+    let _ = stream.read_to_end(&mut received);
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.ends_with("abc"), "{text}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+}

@@ -19,7 +19,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -184,6 +184,9 @@ impl Pools {
             conn: Some(conn),
             state,
             back,
+            read_timeout: upstream.response_timeout,
+            timer: None,
+            waiting: false,
         };
         if matches!(body.state, State::Done) {
             body.release();
@@ -478,6 +481,12 @@ pub struct PooledBody {
     conn: Option<Connection>,
     state: State,
     back: ReturnTo,
+    /// Longest wait for the next bytes of the body (the upstream's `response_timeout`, between
+    /// two reads as nginx's `proxy_read_timeout`).
+    read_timeout: Duration,
+    /// Armed only while a read waits; a body that is already in the buffer never needs it.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    waiting: bool,
 }
 
 impl PooledBody {
@@ -551,7 +560,30 @@ impl Body for PooledBody {
             let Some(conn) = this.conn.as_mut() else {
                 return Poll::Ready(None);
             };
-            match ready!(conn.poll_fill(cx)) {
+            let filled = match conn.poll_fill(cx) {
+                Poll::Ready(filled) => filled,
+                Poll::Pending => {
+                    if !this.waiting {
+                        this.waiting = true;
+                        let deadline = tokio::time::Instant::now() + this.read_timeout;
+                        match &mut this.timer {
+                            Some(timer) => timer.as_mut().reset(deadline),
+                            None => this.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+                        }
+                    }
+                    if let Some(timer) = &mut this.timer
+                        && timer.as_mut().poll(cx).is_ready()
+                    {
+                        return this.fail(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "upstream sent no more of the body within the response timeout",
+                        ));
+                    }
+                    return Poll::Pending;
+                }
+            };
+            this.waiting = false;
+            match filled {
                 Ok(0) if matches!(this.state, State::UntilClose) => {
                     this.conn = None;
                     this.state = State::Done;
