@@ -615,3 +615,42 @@ fn plain_http_is_redirected_to_https_when_the_site_asks() {
         )
     );
 }
+
+#[test]
+fn h2_requests_reach_an_http11_upstream_with_the_routed_host_and_https_proto() {
+    let origin = Origin::start("api-origin");
+    let t = start(&format!(
+        r#"  - name: api
+    hosts: ["api.test"]
+    release:
+      default: stable
+      versions:
+        stable: {{upstream: {{servers: ["{}"]}}}}
+"#,
+        origin.addr
+    ));
+    let authority = format!("api.test:{}", t.https.port());
+    let url = format!("https://{authority}/headers?q=1");
+    let resolve = format!("{authority}:127.0.0.1");
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "-k",
+            "--http2",
+            "--resolve",
+            &resolve,
+            "-b",
+            "uuid=h2-device; a=1",
+        ])
+        .args(["-w", "\n%{http_version}", &url])
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    // The origin saw an origin-form HTTP/1.1 request for the host the site was routed by.
+    assert!(text.starts_with("get /headers?q=1\n"), "{text}");
+    assert!(text.contains(&format!("host: {authority}\n")), "{text}");
+    assert!(text.contains("x-forwarded-proto: https\n"), "{text}");
+    assert!(text.contains("cookie: uuid=h2-device; a=1\n"), "{text}");
+    assert!(text.trim_end().ends_with("\n2"), "{text}");
+    assert_eq!(origin.requests(), 1);
+}
