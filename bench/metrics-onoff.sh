@@ -6,7 +6,7 @@
 # the origin servers and the wrk script; installs nginx and wrk from Debian when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KIT=${BENCH_KIT:-../shared/bench}
+source bench/lib.sh
 ROUNDS=5 SECS=8 CONNS=64
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -16,31 +16,13 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-[[ -f $KIT/nginx-lua/backend.conf.tmpl ]] || { echo "benchmark kit not found at $KIT (set BENCH_KIT)" >&2; exit 2; }
-need=()
-command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
-command -v wrk >/dev/null || need+=(wrk)
-if [[ ${#need[@]} -gt 0 ]]; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") >/dev/null
-fi
-export PATH="$PATH:/usr/sbin"
-cargo build --release -q -p graygate
-BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/graygate
-RUN=$(mktemp -d /tmp/graygate-onoff.XXXXXX)
-mkdir -p "$RUN"/{b_body,b_proxy,b_fcgi,b_uwsgi,b_scgi}
-sed -e "s#__RUN__#$RUN#g" "$KIT/nginx-lua/backend.conf.tmpl" > "$RUN/backend.conf"
+build_release
+start_origins graygate-onoff
 sed -e 's/^  enabled: true/  enabled: false/' bench/gray.yaml > "$RUN/off.yaml"
 cp bench/gray.yaml "$RUN/on.yaml"
 grep -q "enabled: false" "$RUN/off.yaml"
 PID=""
-cleanup() {
-  [[ -n $PID ]] && kill "$PID" 2>/dev/null || true
-  [[ -f $RUN/backend.pid ]] && kill "$(cat "$RUN/backend.pid")" 2>/dev/null || true
-}
-trap cleanup EXIT
-nginx -p "$RUN" -c "$RUN/backend.conf"
-wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
-wait_port 9001
+on_exit '[[ -n $PID ]] && kill "$PID"'
 HZ=$(getconf CLK_TCK)
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 echo "mode,round,rps,cpu_us_per_req" > "$RUN/results.csv"

@@ -7,7 +7,7 @@
 #   bench/soak.sh [--minutes 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KIT=${BENCH_KIT:-../shared/bench}
+source bench/lib.sh
 MINUTES=10
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -15,24 +15,15 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-cargo build --release -p graygate
-BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/graygate
-RUN=$(mktemp -d /tmp/graysoak.XXXXXX)
-mkdir -p "$RUN"/{b_body,b_proxy,b_fcgi,b_uwsgi,b_scgi}
-sed -e "s#__RUN__#$RUN#g" -e "s#__HERE__#$KIT#g" -e "s#__WORKERS__#1#g" "$KIT/nginx-lua/backend.conf.tmpl" > "$RUN/backend.conf"
-GG="" SAMPLER=""
-cleanup() {
-  [[ -n $SAMPLER ]] && kill "$SAMPLER" 2>/dev/null || true
-  [[ -n $GG ]] && kill "$GG" 2>/dev/null || true
-  [[ -f $RUN/backend.pid ]] && kill "$(cat "$RUN/backend.pid")" 2>/dev/null || true
-}
-trap cleanup EXIT
-nginx -p "$RUN" -c "$RUN/backend.conf"
+build_release
+start_origins graysoak
 GRAYGATE_LOG=error "$BIN" run --config bench/gray.yaml >"$RUN/graygate.log" 2>&1 &
 GG=$!
-for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null && break; sleep 0.1; done
+on_exit 'kill "$GG"'
+wait_port 8080
 ( while sleep 10; do echo "$(date +%s) $(awk '/VmRSS/{print $2}' /proc/$GG/status)"; done ) > "$RUN/rss.txt" &
 SAMPLER=$!
+on_exit 'kill "$SAMPLER"'
 total=0
 for m in $(seq 1 "$MINUTES"); do
   script=cookies; (( m % 2 == 0 )) && script=nocookie
@@ -40,7 +31,7 @@ for m in $(seq 1 "$MINUTES"); do
   total=$((total + n))
   echo "minute $m ($script): $n requests, RSS $(awk '/VmRSS/{print $2}' /proc/$GG/status) KiB"
 done
-kill "$SAMPLER"; SAMPLER=""
+kill "$SAMPLER"
 python3 - "$RUN/rss.txt" "$total" <<'PY'
 import sys
 rows = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
