@@ -573,7 +573,8 @@ async fn serve_http2<I>(
     .await;
 }
 
-/// The timers of one connection.
+/// The timeouts of one connection.
+#[derive(Clone, Copy)]
 struct Timeouts {
     keepalive: Duration,
     /// Cut off a client whose request head takes longer than this to arrive (HTTP/1).
@@ -583,8 +584,8 @@ struct Timeouts {
 }
 
 /// Runs a connection to its end, closing it gracefully when it idles past the keepalive
-/// timeout or when the gateway shuts down, and abruptly when a response stalls past the send
-/// timeout (the client stopped reading).
+/// timeout or when the gateway shuts down, and abruptly when a request head takes longer than
+/// the header timeout or a response stalls past the send timeout (the client stopped reading).
 async fn drive<C>(
     mut connection: std::pin::Pin<&mut C>,
     graceful: impl Fn(std::pin::Pin<&mut C>),
@@ -596,9 +597,14 @@ async fn drive<C>(
     C: std::future::Future<Output = Result<(), hyper::Error>>,
 {
     let mut closing = false;
+    let mut timer = ConnTimer::default();
     loop {
+        let expiry = {
+            let (timer, closing) = (&mut timer, closing);
+            std::future::poll_fn(move |cx| timer.poll_expired(cx, conn, timeouts, closing))
+        };
         tokio::select! {
-            // The connection first: the timeout branches read the clocks it has just updated.
+            // The connection first: the timer reads the clocks and counters it has just updated.
             biased;
             result = connection.as_mut() => {
                 if let Err(e) = result {
@@ -614,18 +620,20 @@ async fn drive<C>(
                 }
                 break;
             }
-            _ = head_stalled(&conn.clocks, timeouts.header.unwrap_or(Duration::MAX)), if timeouts.header.is_some() => {
-                tracing::debug!(peer = %conn.peer, "no complete request head within the header timeout; closing");
-                break;
-            }
-            _ = idle_expired(conn, timeouts.keepalive), if !closing => {
-                closing = true;
-                graceful(connection.as_mut());
-            }
-            _ = send_stalled(conn, timeouts.send.unwrap_or(Duration::MAX)), if timeouts.send.is_some() => {
-                tracing::debug!(peer = %conn.peer, "response stalled past the send timeout; closing");
-                break;
-            }
+            expired = expiry => match expired {
+                Expired::Header => {
+                    tracing::debug!(peer = %conn.peer, "no complete request head within the header timeout; closing");
+                    break;
+                }
+                Expired::Send => {
+                    tracing::debug!(peer = %conn.peer, "response stalled past the send timeout; closing");
+                    break;
+                }
+                Expired::Idle => {
+                    closing = true;
+                    graceful(connection.as_mut());
+                }
+            },
             _ = shutdown.wait_for(|stop| *stop), if !closing => {
                 closing = true;
                 graceful(connection.as_mut());
@@ -634,37 +642,88 @@ async fn drive<C>(
     }
 }
 
-/// Resolves once writing to the client has been blocked for `timeout` (nginx's `send_timeout`:
-/// the time between two successful writes while a response is going out).
-async fn send_stalled(conn: &Conn, timeout: Duration) {
-    loop {
-        match conn.clocks.write_blocked.get() {
-            Some(since) if since.elapsed() >= timeout => return,
-            Some(since) => tokio::time::sleep_until((since + timeout).into()).await,
-            None => tokio::time::sleep(timeout.min(Duration::from_secs(1))).await,
+/// Which timeout of a connection ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expired {
+    /// A request head has been arriving for the header timeout (nginx's
+    /// `client_header_timeout`).
+    Header,
+    /// Writing to the client has been blocked for the send timeout (nginx's `send_timeout`: the
+    /// time between two successful writes while a response is going out).
+    Send,
+    /// No request in flight for the keepalive timeout.
+    Idle,
+}
+
+/// The one timer of a client connection, for all three of its timeouts, re-armed lazily. Each
+/// wake-up of the connection works out which deadline comes first from the connection's clocks
+/// (a few loads, no clock read); the timer moves only when it would fire too late for that
+/// deadline, or when it fired early for one that has moved since. The keepalive deadline moves
+/// with every request, but later, so a busy connection re-arms about once per keepalive period,
+/// and an idle one sleeps until its deadline (no periodic wake-ups). Must be polled after the
+/// connection in the same wake-up (the driver's select is biased): the connection's reads and
+/// writes update the clocks, and its I/O is what wakes the task for a deadline that came closer.
+#[derive(Default)]
+struct ConnTimer {
+    sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl ConnTimer {
+    fn poll_expired(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        conn: &Conn,
+        timeouts: Timeouts,
+        closing: bool,
+    ) -> std::task::Poll<Expired> {
+        use std::task::Poll;
+        let Some((at, expired)) = next_deadline(conn, timeouts, closing) else {
+            // A request is in flight and its response is moving: nothing can expire.
+            return Poll::Pending;
+        };
+        let at = tokio::time::Instant::from_std(at);
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+        if sleep.deadline() > at {
+            sleep.as_mut().reset(at);
         }
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if tokio::time::Instant::now() < at {
+            // Fired for a deadline that has moved later since: wait for the new one.
+            sleep.as_mut().reset(at);
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        Poll::Ready(expired)
     }
 }
 
-/// Resolves once a request head has been arriving for `timeout` (nginx's
-/// `client_header_timeout`). Holds a timer only while a head is incomplete when the connection
-/// was last polled, so a request that arrives whole costs no timer at all. Must be polled after
-/// the connection in the same wake-up (the driver's select is biased): the connection's reads
-/// update the clock, and the connection's I/O is what wakes the task while no timer runs.
-fn head_stalled(clocks: &Clocks, timeout: Duration) -> impl std::future::Future<Output = ()> + '_ {
-    let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
-    std::future::poll_fn(move |cx| {
-        let Some(since) = clocks.head_started.get() else {
-            timer = None;
-            return std::task::Poll::Pending;
-        };
-        let deadline = tokio::time::Instant::from_std(since + timeout);
-        let sleep = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if sleep.deadline() != deadline {
-            sleep.as_mut().reset(deadline);
-        }
-        sleep.as_mut().poll(cx)
-    })
+/// The connection's earliest deadline, if any applies now.
+fn next_deadline(conn: &Conn, timeouts: Timeouts, closing: bool) -> Option<(Instant, Expired)> {
+    let clocks = &conn.clocks;
+    let after = |since: Option<Instant>, timeout: Option<Duration>, expired| {
+        since
+            .zip(timeout)
+            .and_then(|(since, timeout)| since.checked_add(timeout))
+            .map(|at| (at, expired))
+    };
+    let idle = !closing && conn.in_flight.get() == 0;
+    [
+        after(clocks.head_started.get(), timeouts.header, Expired::Header),
+        after(clocks.write_blocked.get(), timeouts.send, Expired::Send),
+        after(
+            idle.then(|| conn.idle_since.get()),
+            Some(timeouts.keepalive),
+            Expired::Idle,
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .min_by_key(|(at, _)| *at)
 }
 
 /// Spawns HTTP/2 stream tasks on the worker's own thread (the pipeline is `!Send` by design).
@@ -677,19 +736,5 @@ where
 {
     fn execute(&self, future: F) {
         tokio::task::spawn_local(future);
-    }
-}
-
-/// Resolves once the connection has had no request in flight for `timeout`.
-async fn idle_expired(conn: &Conn, timeout: Duration) {
-    loop {
-        let deadline = conn.idle_since.get() + timeout;
-        tokio::time::sleep_until(deadline.into()).await;
-        if conn.in_flight.get() == 0 && conn.idle_since.get() + timeout <= Instant::now() {
-            return;
-        }
-        if conn.in_flight.get() > 0 {
-            tokio::time::sleep(timeout).await;
-        }
     }
 }

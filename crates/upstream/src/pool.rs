@@ -15,6 +15,7 @@ use http_body::{Body, Frame, SizeHint};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::future::{Future, poll_fn};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -35,10 +36,55 @@ pub struct Pools {
 
 #[derive(Default)]
 struct Inner {
-    idle: RefCell<HashMap<SocketAddr, VecDeque<Idle>>>,
+    idle: RefCell<HashMap<SocketAddr, VecDeque<Idle>, BuildHasherDefault<AddrHasher>>>,
     next: Cell<usize>,
     /// Connections opened so far by this worker (for tests and metrics).
     opened: Cell<u64>,
+}
+
+/// Hashes the pool's keys: configured server addresses, never a client's input, so a fast
+/// multiplicative hash is safe (SipHash cost ~230 instructions per checkout and per return).
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl AddrHasher {
+    fn add(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for AddrHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, value: u8) {
+        self.add(u64::from(value));
+    }
+
+    fn write_u16(&mut self, value: u16) {
+        self.add(u64::from(value));
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.add(u64::from(value));
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.add(value);
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.add(value as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// An open connection to an upstream server and its read buffer.
@@ -47,6 +93,61 @@ struct Connection {
     buf: BytesMut,
     /// Requests sent on it so far.
     uses: u64,
+    /// The response timeout of the wait in progress (head or body), kept across requests.
+    deadline: Deadline,
+}
+
+/// A connection's timer, kept across its requests and re-armed lazily. Starting a wait only
+/// records its deadline (a clock read); the timer itself moves only when it fires before that
+/// deadline or would fire after it. Responses arrive far sooner than the timeout, so a busy
+/// connection re-arms its timer about once per timeout period instead of registering and
+/// removing a timer per request (~800 instructions per proxied request).
+#[derive(Default)]
+struct Deadline {
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    at: Option<tokio::time::Instant>,
+}
+
+impl Deadline {
+    /// A wait starts now and may last `timeout`.
+    fn start(&mut self, timeout: Duration) {
+        self.at = Some(tokio::time::Instant::now() + timeout);
+    }
+
+    /// Ready once the current wait's deadline has passed; otherwise the task is woken by then
+    /// (or earlier, and then polls again).
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(at) = self.at else {
+            return Poll::Pending;
+        };
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+        if timer.deadline() > at {
+            timer.as_mut().reset(at);
+        }
+        if timer.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        // The timer was set for an earlier wait: move it to this one's deadline.
+        if tokio::time::Instant::now() < at {
+            timer.as_mut().reset(at);
+            if timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        Poll::Ready(())
+    }
+
+    /// Runs `work` until it completes (`Some`) or the deadline passes (`None`).
+    async fn run<F: Future>(&mut self, work: F) -> Option<F::Output> {
+        let mut work = std::pin::pin!(work);
+        poll_fn(|cx| match work.as_mut().poll(cx) {
+            Poll::Ready(output) => Poll::Ready(Some(output)),
+            Poll::Pending => self.poll_expired(cx).map(|()| None),
+        })
+        .await
+    }
 }
 
 struct Idle {
@@ -124,14 +225,18 @@ impl Pools {
                     }
                 },
             };
+            let mut deadline = std::mem::take(&mut conn.deadline);
+            deadline.start(upstream.response_timeout);
             let exchange = exchange(&mut conn, &head, framing, &mut body, &parts.method);
-            let failure = match tokio::time::timeout(upstream.response_timeout, exchange).await {
-                Ok(Ok((response, reusable))) => {
+            let outcome = deadline.run(exchange).await;
+            conn.deadline = deadline;
+            let failure = match outcome {
+                Some(Ok((response, reusable))) => {
                     conn.uses += 1;
                     return Ok(self.respond(upstream, addr, conn, response, reusable));
                 }
-                Ok(Err(failure)) => failure,
-                Err(_) => {
+                Some(Err(failure)) => failure,
+                None => {
                     return Err((
                         UpstreamError::Timeout {
                             addr,
@@ -185,7 +290,6 @@ impl Pools {
             state,
             back,
             read_timeout: upstream.response_timeout,
-            timer: None,
             waiting: false,
         };
         if matches!(body.state, State::Done) {
@@ -242,6 +346,7 @@ impl Pools {
             stream,
             buf: BytesMut::with_capacity(READ_BUFFER),
             uses: 0,
+            deadline: Deadline::default(),
         })
     }
 
@@ -484,8 +589,8 @@ pub struct PooledBody {
     /// Longest wait for the next bytes of the body (the upstream's `response_timeout`, between
     /// two reads as nginx's `proxy_read_timeout`).
     read_timeout: Duration,
-    /// Armed only while a read waits; a body that is already in the buffer never needs it.
-    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// A read is waiting (its deadline is set on the connection); a body that is already in the
+    /// buffer never waits.
     waiting: bool,
 }
 
@@ -565,15 +670,9 @@ impl Body for PooledBody {
                 Poll::Pending => {
                     if !this.waiting {
                         this.waiting = true;
-                        let deadline = tokio::time::Instant::now() + this.read_timeout;
-                        match &mut this.timer {
-                            Some(timer) => timer.as_mut().reset(deadline),
-                            None => this.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
-                        }
+                        conn.deadline.start(this.read_timeout);
                     }
-                    if let Some(timer) = &mut this.timer
-                        && timer.as_mut().poll(cx).is_ready()
-                    {
+                    if conn.deadline.poll_expired(cx).is_ready() {
                         return this.fail(io::Error::new(
                             io::ErrorKind::TimedOut,
                             "upstream sent no more of the body within the response timeout",
@@ -611,5 +710,54 @@ impl Body for PooledBody {
             State::Done => SizeHint::with_exact(0),
             _ => SizeHint::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Deadline;
+    use std::time::Duration;
+    use tokio::time::{Instant, sleep};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timer_kept_from_an_earlier_wait_fires_for_the_current_one() {
+        let mut deadline = Deadline::default();
+        // A quick exchange arms the timer for 100 ms from now and finishes well before.
+        deadline.start(Duration::from_millis(100));
+        assert_eq!(
+            deadline.run(sleep(Duration::from_millis(10))).await,
+            Some(())
+        );
+        sleep(Duration::from_millis(50)).await;
+        // The next wait on the same connection may last 100 ms from its own start, although the
+        // timer still points at the first wait's deadline (40 ms away).
+        let started = Instant::now();
+        deadline.start(Duration::from_millis(100));
+        assert_eq!(deadline.run(std::future::pending::<()>()).await, None);
+        assert_eq!(started.elapsed(), Duration::from_millis(100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shorter_timeout_moves_the_timer_earlier() {
+        let mut deadline = Deadline::default();
+        deadline.start(Duration::from_secs(60));
+        assert_eq!(
+            deadline.run(sleep(Duration::from_millis(1))).await,
+            Some(())
+        );
+        let started = Instant::now();
+        deadline.start(Duration::from_millis(200));
+        assert_eq!(deadline.run(std::future::pending::<()>()).await, None);
+        assert_eq!(started.elapsed(), Duration::from_millis(200));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn work_that_finishes_in_time_is_not_cut_off() {
+        let mut deadline = Deadline::default();
+        deadline.start(Duration::from_millis(100));
+        assert_eq!(
+            deadline.run(sleep(Duration::from_millis(99))).await,
+            Some(())
+        );
     }
 }
