@@ -245,10 +245,13 @@ impl Parser {
         stats: &mut LineStats,
     ) {
         stats.samples += 1;
+        // v0.27.2 allows a value, a type and two more components; the later releases that
+        // read `|c:` and `|T` allow eight.
+        let max_parts = if self.dogstatsd_extras { 8 } else { 4 };
         let mut parts: [&str; 8] = [""; 8];
         let mut count = 0;
         for part in sample.split('|') {
-            if count == parts.len() {
+            if count == max_parts {
                 stats.error(SampleError::MalformedComponent);
                 return;
             }
@@ -308,6 +311,9 @@ impl Parser {
                         return;
                     }
                 }
+                // v0.27.2 counts an unknown component and keeps the sample (its loop
+                // `continue`s to the next component); later releases drop the sample.
+                _ if !self.dogstatsd_extras => stats.error(SampleError::InvalidSampleFactor),
                 _ => {
                     stats.error(SampleError::InvalidSampleFactor);
                     return;
@@ -438,7 +444,8 @@ fn parse_go_float_or_range(s: &str) -> Result<f64, f64> {
             f64::INFINITY
         });
     }
-    if lower == "nan" {
+    // Go reads a sign before "inf" and "infinity" only: "+nan" is a syntax error.
+    if lower == "nan" && body.len() == s.len() {
         return Ok(f64::NAN);
     }
     // Rust accepts exactly Go's decimal syntax (digits, one '.', an exponent) except that it

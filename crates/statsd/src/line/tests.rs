@@ -148,7 +148,12 @@ fn every_error_reason() {
     assert_eq!(error_of("foo:abc|c"), SampleError::MalformedValue);
     assert_eq!(error_of("foo:1e400|c"), SampleError::MalformedValue);
     assert_eq!(error_of("foo:0x10|c"), SampleError::MalformedValue);
-    assert_eq!(error_of("foo:1|c|x"), SampleError::InvalidSampleFactor);
+    assert_eq!(
+        error_of("foo:1|c|@1|#a:b|@1"),
+        SampleError::MalformedComponent
+    );
+    assert_eq!(error_of("foo:+nan|g"), SampleError::MalformedValue);
+    assert_eq!(error_of("foo:-NaN|g"), SampleError::MalformedValue);
     assert_eq!(error_of("foo:1|s"), SampleError::IllegalEvent);
     assert_eq!(error_of("foo:1|zz"), SampleError::IllegalEvent);
     let (events, stats) = parse("foo\u{0}:1|c");
@@ -195,8 +200,25 @@ fn dogstatsd_extras_when_enabled() {
     );
     parser.parse_line(b"foo:1|c|T12x", &mut out, &mut stats);
     assert_eq!(stats.errors(SampleError::MalformedTimestamp), 1);
-    assert_eq!(
-        error_of("foo:1|c|#a:b|c:abc"),
-        SampleError::InvalidSampleFactor
-    );
+}
+
+/// statsd_exporter v0.27.2 counts a component it does not know as an invalid sample
+/// factor and keeps the sample, with the tags of the other components.
+#[test]
+fn unknown_components_are_counted_and_the_sample_kept() {
+    for (line, want) in [
+        ("foo:1|c|x", labels(&[])),
+        ("foo:1|c|#a:b|c:abc", labels(&[("a", "b")])),
+        ("foo:1|c|T1656581400|#a:b", labels(&[("a", "b")])),
+    ] {
+        let (events, stats) = parse(line);
+        assert_eq!(events.len(), 1, "{line}");
+        assert_eq!(events[0].value, 1.0, "{line}");
+        assert_eq!(events[0].labels, want, "{line}");
+        assert_eq!(stats.errors(SampleError::InvalidSampleFactor), 1, "{line}");
+        assert_eq!(stats.tags, u64::from(!want.is_empty()), "{line}");
+    }
+    // With a sample rate the sample keeps it.
+    let (events, _) = parse("foo:1|ms|x|@0.5");
+    assert_eq!(events[0].weight, 2);
 }
