@@ -344,6 +344,7 @@ impl State {
             EventKind::Observer => u64::from(event.weight),
             _ => 1,
         };
+        self.cache.repeat_hits(times.saturating_sub(1));
         if mapping.is_some_and(|m| m.spec.action == Action::Drop) {
             self.outcomes.actions_drop += times;
             return;

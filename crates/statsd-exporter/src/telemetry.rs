@@ -303,30 +303,32 @@ pub(crate) fn render(shared: &Shared, state: &State, out: &mut Vec<Rendered>) {
         )
         .value(c(&i.unixgram_packets)),
     ));
-    fams.push(Some(
+    // statsd_exporter registers the cache metrics only with a cache (size above 0).
+    let cache = state.cache.enabled();
+    fams.push(cache.then(|| {
         Family::new(
             "statsd_metric_mapper_cache_gets_total",
             "counter",
             "The count of total metric cache gets.",
         )
-        .value(state.cache.gets as f64),
-    ));
-    fams.push(Some(
+        .value(state.cache.gets as f64)
+    }));
+    fams.push(cache.then(|| {
         Family::new(
             "statsd_metric_mapper_cache_hits_total",
             "counter",
             "The count of total metric cache hits.",
         )
-        .value(state.cache.hits as f64),
-    ));
-    fams.push(Some(
+        .value(state.cache.hits as f64)
+    }));
+    fams.push(cache.then(|| {
         Family::new(
             "statsd_metric_mapper_cache_length",
             "gauge",
             "The count of unique metrics currently cached.",
         )
-        .value(state.cache.len() as f64),
-    ));
+        .value(state.cache.len() as f64)
+    }));
     for f in fams.into_iter().flatten() {
         out.push(Rendered {
             name: f.name.to_owned(),

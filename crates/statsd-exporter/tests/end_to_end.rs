@@ -401,3 +401,50 @@ fn run_reloads_on_sighup_and_lifecycle() {
     assert!(http_post(web, "/-/quit").starts_with("HTTP/1.1 200"));
     assert_eq!(handle.join().expect("run thread"), code(ExitCode::SUCCESS));
 }
+
+/// Renders until every `want` line is present (or fails after 10 s).
+async fn render_until(exporter: &Exporter, want: &[&str]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut out = String::new();
+        exporter.render(&mut out);
+        if want.iter().all(|w| out.lines().any(|l| l == *w)) {
+            return out;
+        }
+        assert!(Instant::now() < deadline, "missing {want:?} in:\n{out}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// statsd_exporter handles a sampled observation as `int(1/rate)` events, each looked up in
+/// the mapping cache; with `--statsd.cache-size=0` there is no cache and no cache metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mapper_cache_metrics() {
+    let exporter = Exporter::start(Mapper::default(), ExporterOptions::default());
+    exporter.ingest_datagram(b"t:1|ms|@0.25\nt:1|ms").await;
+    render_until(
+        &exporter,
+        &[
+            "statsd_metric_mapper_cache_gets_total 5",
+            "statsd_metric_mapper_cache_hits_total 4",
+            "statsd_metric_mapper_cache_length 1",
+            "statsd_exporter_events_total{type=\"observer\"} 5",
+        ],
+    )
+    .await;
+
+    let exporter = Exporter::start(
+        Mapper::default(),
+        ExporterOptions {
+            cache_size: 0,
+            ..ExporterOptions::default()
+        },
+    );
+    exporter.ingest_datagram(b"t:1|ms|@0.25").await;
+    let out = render_until(
+        &exporter,
+        &["statsd_exporter_events_total{type=\"observer\"} 4"],
+    )
+    .await;
+    assert!(!out.contains("statsd_metric_mapper_cache"), "{out}");
+}
