@@ -119,7 +119,7 @@ pub(crate) fn render(shared: &Shared, state: &State, out: &mut Vec<Rendered>) {
             "counter",
             "Number of times events were flushed to exporter",
         )
-        .value(c(&i.flushes)),
+        .value(shared.flushes(std::time::Instant::now()) as f64),
     ));
     fams.push(
         Family::new(

@@ -448,3 +448,46 @@ async fn mapper_cache_metrics() {
     .await;
     assert!(!out.contains("statsd_metric_mapper_cache"), "{out}");
 }
+
+/// statsd_exporter's event queue flushes on every tick of `--statsd.event-flush-interval`
+/// (empty or not) and each time `--statsd.event-flush-threshold` events are queued;
+/// `statsd_exporter_event_queue_flushed_total` counts both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_queue_flushes_count_ticks_and_thresholds() {
+    let exporter = Exporter::start(
+        Mapper::default(),
+        ExporterOptions {
+            flush_threshold: 2,
+            flush_interval: Duration::from_secs(3600),
+            ..ExporterOptions::default()
+        },
+    );
+    exporter
+        .ingest_datagram(b"a:1|c\na:1|c\na:1|c\na:1|c\na:1|c")
+        .await;
+    render_until(
+        &exporter,
+        &[
+            "statsd_exporter_events_total{type=\"counter\"} 5",
+            "statsd_exporter_event_queue_flushed_total 2",
+        ],
+    )
+    .await;
+
+    let exporter = Exporter::start(
+        Mapper::default(),
+        ExporterOptions {
+            flush_interval: Duration::from_millis(20),
+            ..ExporterOptions::default()
+        },
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut out = String::new();
+    exporter.render(&mut out);
+    let flushed: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("statsd_exporter_event_queue_flushed_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(flushed >= 9.0, "{out}");
+}
