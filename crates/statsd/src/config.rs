@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-use crate::line::{EventKind, parse_go_float};
+use crate::line::EventKind;
 
 /// A mapping file that cannot be used; the message says what and where.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -161,7 +161,14 @@ impl MappingConfig {
         let raw: RawConfig = if text.trim().is_empty() {
             RawConfig::default()
         } else {
-            serde_saphyr::from_str::<Option<RawConfig>>(text)
+            // yaml.v2's `Unmarshal` (not `UnmarshalStrict`): a repeated key keeps its last
+            // value instead of failing.
+            let options = serde_saphyr::options! {
+                duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+                // `.inf` and `.nan` are numbers (histogram buckets may end in `.inf`).
+                non_finite_float_policy: serde_saphyr::options::NonFiniteFloatPolicy::PassThrough,
+            };
+            serde_saphyr::from_str_with_options::<Option<RawConfig>>(text, options)
                 .map_err(|e| ConfigError::Yaml(e.to_string()))?
                 .unwrap_or_default()
         };
@@ -206,7 +213,7 @@ struct RawMapping {
     #[serde(default)]
     name: Option<Scalar>,
     #[serde(default)]
-    labels: Option<BTreeMap<String, Scalar>>,
+    labels: Option<BTreeMap<String, Option<Scalar>>>,
     #[serde(default)]
     observer_type: Option<String>,
     #[serde(default)]
@@ -375,7 +382,7 @@ impl RawConfig {
                 .labels
                 .iter()
                 .flatten()
-                .map(|(k, v)| (k.clone(), v.text()))
+                .map(|(k, v)| (k.clone(), v.as_ref().map(Scalar::text).unwrap_or_default()))
                 .collect();
             for (k, _) in &labels {
                 if !valid_label_name(k) {
@@ -582,7 +589,8 @@ pub fn valid_glob(glob: &str) -> bool {
     })
 }
 
-/// Any YAML scalar, kept as text (yaml.v2 decodes scalars into strings this way).
+/// Any YAML scalar, kept as written: yaml.v2 decodes a scalar into a string field as its
+/// source text (`1.0`, `0x1F` and `yes` stay as they are; `~` is empty).
 #[derive(Clone, Debug)]
 struct Scalar(String);
 
@@ -619,7 +627,7 @@ impl<'de> Deserialize<'de> for Scalar {
                 Ok(Scalar(String::new()))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_string(V)
     }
 }
 
@@ -645,16 +653,11 @@ impl<'de> Deserialize<'de> for Num {
                 Ok(Num(v))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
-                let t = v.trim();
-                let t = match t.to_ascii_lowercase().as_str() {
-                    ".inf" | "+.inf" => "+Inf".to_owned(),
-                    "-.inf" => "-Inf".to_owned(),
-                    ".nan" => "NaN".to_owned(),
-                    _ => t.to_owned(),
-                };
-                parse_go_float(&t)
-                    .map(Num)
-                    .ok_or_else(|| E::custom(format!("cannot parse {v:?} as a number")))
+                // yaml.v2 decodes only numeric scalars (`.inf` and `.nan` included) into a
+                // float; a quoted "2" is a type error.
+                Err(E::custom(format!(
+                    "cannot unmarshal !!str `{v}` into float64"
+                )))
             }
         }
         d.deserialize_any(V)
