@@ -322,7 +322,7 @@ fn metric_type(s: Option<&str>) -> Result<Option<EventKind>, ConfigError> {
         "" => Ok(None),
         "counter" => Ok(Some(EventKind::Counter)),
         "gauge" => Ok(Some(EventKind::Gauge)),
-        "observer" | "timer" => Ok(Some(EventKind::Observer)),
+        "observer" => Ok(Some(EventKind::Observer)),
         other => Err(ConfigError::Invalid(format!(
             "invalid metric type '{other}'"
         ))),

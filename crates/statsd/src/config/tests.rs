@@ -143,6 +143,11 @@ fn rule_enumerations() {
             .contains("invalid metric type")
     );
     assert!(err("defaults:\n  match_type: fuzzy\n").contains("invalid match type"));
+    // v0.27.2 knows counter, gauge and observer; the old name "timer" is refused.
+    assert!(
+        err("mappings:\n- match: a\n  name: x\n  match_metric_type: timer\n")
+            .contains("invalid metric type")
+    );
 }
 
 #[test]
