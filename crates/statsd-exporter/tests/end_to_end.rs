@@ -328,6 +328,11 @@ fn check_config_and_flags() {
         fail
     );
     assert_eq!(run(&["--check-config", "--no-such-flag"]), fail);
+    // Flags are parsed (kingpin) before the check: a bad duration fails it.
+    assert_eq!(
+        run(&["--check-config", "--statsd.event-flush-interval=soon"]),
+        fail
+    );
     assert_eq!(
         run(&[
             "--check-config",
@@ -398,7 +403,14 @@ fn run_reloads_on_sighup_and_lifecycle() {
     );
     sock.send_to(b"a.z:1|c", statsd).expect("send");
     wait_for(web, &["second_z 1"]);
-    assert!(http_post(web, "/-/quit").starts_with("HTTP/1.1 200"));
+    assert_eq!(http_get(web, "/-/healthy"), "Statsd Exporter is Healthy.\n");
+    assert_eq!(http_get(web, "/-/ready"), "Statsd Exporter is Ready.\n");
+    let quit = http_post(web, "/-/quit");
+    assert!(quit.starts_with("HTTP/1.1 200"), "{quit}");
+    assert!(
+        quit.ends_with("\r\n\r\nRequesting termination... Goodbye!"),
+        "{quit}"
+    );
     assert_eq!(handle.join().expect("run thread"), code(ExitCode::SUCCESS));
 }
 
