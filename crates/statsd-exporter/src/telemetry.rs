@@ -96,7 +96,7 @@ pub(crate) fn render(shared: &Shared, state: &State, out: &mut Vec<Rendered>) {
     let _ = write!(
         build.text,
         "statsd_exporter_build_info{{branch=\"\",goarch=\"{}\",goos=\"{}\",goversion=\"graygate\",revision=\"\",tags=\"\",version=\"",
-        std::env::consts::ARCH,
+        go_arch(std::env::consts::ARCH),
         std::env::consts::OS
     );
     write_label_value(&mut build.text, env!("CARGO_PKG_VERSION"));
@@ -336,5 +336,27 @@ pub(crate) fn render(shared: &Shared, state: &State, out: &mut Vec<Rendered>) {
             help: f.help.to_owned(),
             body: f.text,
         });
+    }
+}
+
+/// `runtime.GOARCH` spelling of the build architecture, as in statsd_exporter's build info.
+fn go_arch(arch: &str) -> &str {
+    match arch {
+        "x86_64" => "amd64",
+        "x86" => "386",
+        "aarch64" => "arm64",
+        "powerpc64" => "ppc64",
+        "loongarch64" => "loong64",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn go_arch_names() {
+        assert_eq!(super::go_arch("x86_64"), "amd64");
+        assert_eq!(super::go_arch("aarch64"), "arm64");
+        assert_eq!(super::go_arch("s390x"), "s390x");
     }
 }
