@@ -54,6 +54,11 @@ fn types_and_values() {
     assert!(one("foo:NaN|g").value.is_nan());
     assert_eq!(one("foo:+Inf|g").value, f64::INFINITY);
     assert_eq!(one("foo:1e3|c").value, 1000.0);
+    assert_eq!(one("foo:0x1p3|c").value, 8.0);
+    assert_eq!(one("foo:0X1.8P+1|g").value, 3.0);
+    assert_eq!(one("foo:-0x.8p0|g").value, -0.5);
+    assert_eq!(one("foo:0x1p-2|ms").value, 0.00025);
+    assert_eq!(one("foo:0x1fffffffffffffp0|g").value, 9007199254740991.0);
 }
 
 #[test]
@@ -147,7 +152,12 @@ fn every_error_reason() {
     );
     assert_eq!(error_of("foo:abc|c"), SampleError::MalformedValue);
     assert_eq!(error_of("foo:1e400|c"), SampleError::MalformedValue);
+    // Go's hexadecimal floats need a `p` exponent.
     assert_eq!(error_of("foo:0x10|c"), SampleError::MalformedValue);
+    assert_eq!(error_of("foo:0xp1|c"), SampleError::MalformedValue);
+    assert_eq!(error_of("foo:0x1p|c"), SampleError::MalformedValue);
+    assert_eq!(error_of("foo:0x1p2000|g"), SampleError::MalformedValue);
+    assert_eq!(one("foo:1|c|@0x1p-1").value, 2.0);
     assert_eq!(
         error_of("foo:1|c|@1|#a:b|@1"),
         SampleError::MalformedComponent
