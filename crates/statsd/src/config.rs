@@ -412,7 +412,7 @@ impl RawConfig {
                     }
                 }
                 MatchType::Regex => {
-                    if let Err(e) = regex::Regex::new(&match_text) {
+                    if let Err(e) = regex::Regex::new(&go_regex(&match_text)) {
                         return Err(at(format!("invalid regex {match_text} in mapping: {e}")));
                     }
                 }
@@ -528,6 +528,98 @@ fn summary_options_of(raw: &RawSummary) -> SummaryOptions {
         age_buckets: raw.age_buckets.unwrap_or(0),
         buf_cap: raw.buf_cap.unwrap_or(0),
     }
+}
+
+/// A Go (RE2) regular expression rewritten for Rust's `regex`, so that it compiles when Go's
+/// would and matches what Go's matches: Go's `\d`, `\w`, `\s` and `\b` are ASCII-only
+/// (Rust's are Unicode), Go reads `\Q...\E` as literal text and `\101` as an octal code,
+/// and inside a class Go takes `[` and `&&` literally where Rust nests and intersects.
+pub fn go_regex(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars().peekable();
+    // Inside `[...]`, and whether a `]` here would still be a literal (right after `[`/`[^`).
+    let mut class = false;
+    let mut class_start = false;
+    while let Some(c) = chars.next() {
+        let at_start = std::mem::take(&mut class_start);
+        match c {
+            '\\' => {
+                let Some(n) = chars.next() else {
+                    out.push('\\');
+                    break;
+                };
+                match n {
+                    'Q' => {
+                        let mut literal = String::new();
+                        while let Some(x) = chars.next() {
+                            if x == '\\' && chars.peek() == Some(&'E') {
+                                chars.next();
+                                break;
+                            }
+                            literal.push(x);
+                        }
+                        out.push_str(&regex::escape(&literal));
+                    }
+                    'd' => out.push_str("[0-9]"),
+                    'D' => out.push_str("[^0-9]"),
+                    'w' => out.push_str("[0-9A-Za-z_]"),
+                    'W' => out.push_str("[^0-9A-Za-z_]"),
+                    's' => out.push_str("[\\t\\n\\f\\r ]"),
+                    'S' => out.push_str("[^\\t\\n\\f\\r ]"),
+                    'b' if !class => out.push_str("(?-u:\\b)"),
+                    'B' if !class => out.push_str("(?-u:\\B)"),
+                    '0'..='7'
+                        if n == '0' || chars.peek().is_some_and(|d| ('0'..='7').contains(d)) =>
+                    {
+                        let mut code = n.to_digit(8).unwrap_or(0);
+                        for _ in 0..2 {
+                            match chars.peek().and_then(|d| d.to_digit(8)) {
+                                Some(d) => {
+                                    code = code * 8 + d;
+                                    chars.next();
+                                }
+                                None => break,
+                            }
+                        }
+                        out.push_str(&format!("\\x{{{code:X}}}"));
+                    }
+                    _ => {
+                        out.push('\\');
+                        out.push(n);
+                    }
+                }
+            }
+            '[' if !class => {
+                class = true;
+                class_start = true;
+                out.push('[');
+                if chars.peek() == Some(&'^') {
+                    chars.next();
+                    out.push('^');
+                }
+            }
+            '[' if chars.peek() == Some(&':') => {
+                // A POSIX class such as `[:alpha:]`, the same in both.
+                out.push('[');
+                for x in chars.by_ref() {
+                    out.push(x);
+                    if x == ']' {
+                        break;
+                    }
+                }
+            }
+            ']' if class && !at_start => {
+                class = false;
+                out.push(']');
+            }
+            '[' | '&' | '~' if class => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// `^[a-zA-Z_][a-zA-Z0-9_]+$` (upstream requires at least two characters).
