@@ -232,3 +232,77 @@ fn unknown_components_are_counted_and_the_sample_kept() {
     let (events, _) = parse("foo:1|ms|x|@0.5");
     assert_eq!(events[0].weight, 2);
 }
+
+/// Cases from statsd_exporter's own line tests, with the names and labels it expects.
+#[test]
+fn upstream_line_cases() {
+    for (line, name, want, tag_errors) in [
+        (
+            "foo.[tag1=bar,tag2=baz]test:100|c",
+            "foo.test",
+            vec![("tag1", "bar"), ("tag2", "baz")],
+            0,
+        ),
+        (
+            "[tag1=bar,tag2=baz]foo.test:100|c",
+            "foo.test",
+            vec![("tag1", "bar"), ("tag2", "baz")],
+            0,
+        ),
+        ("foo.[]test:100|c", "foo.test", vec![], 0),
+        ("foo.[tag1,tag2]test:100|c", "foo.test", vec![], 2),
+        (
+            "[tag1=bar,tag2=bazfoo.test:100|c",
+            "[tag1=bar,tag2=bazfoo.test",
+            vec![],
+            1,
+        ),
+        (
+            "tag1=bar,tag2=baz]foo.test:100|c",
+            "tag1=bar,tag2=baz]foo.test",
+            vec![],
+            1,
+        ),
+        (
+            "foo#09digits=0,tag.with.dots=1:100|c",
+            "foo",
+            vec![("_09digits", "0"), ("tag_with_dots", "1")],
+            0,
+        ),
+        (
+            "foo:100|c|#tag_without_a_value,tag:value",
+            "foo",
+            vec![("tag", "value")],
+            1,
+        ),
+        ("foo:100|c|#tag:value,,", "foo", vec![("tag", "value")], 1),
+        (
+            "foo:100|c|@0.1|#tag1:foo:bar",
+            "foo",
+            vec![("tag1", "foo:bar")],
+            0,
+        ),
+    ] {
+        let (events, stats) = parse(line);
+        assert_eq!(events.len(), 1, "{line}");
+        assert_eq!(events[0].name, name, "{line}");
+        assert_eq!(events[0].labels, labels(&want), "{line}");
+        assert_eq!(stats.tag_errors, tag_errors, "{line}");
+    }
+    let (events, _) = parse("foo_timing:0.5:120:3000:10:20000:0.01|ms|@0.5|#tag1:bar");
+    assert_eq!(events.len(), 6);
+    assert!(events.iter().all(|e| e.weight == 2));
+    assert_eq!(events[5].value, 0.00001);
+    for line in [
+        "foo_counter:0.5:120|c|#tag1:bar",
+        "foo_gauge:0.5:120|g",
+        "foo:2|t",
+        ":100|ms",
+        "foo:1o|c",
+        "karafka.consumer.consume.cpu_idle_second:  0.111090  -0.055903  -0.195390 (  2.419002)",
+        "|h|#consumer:Kafka::SharedConfigurationConsumer,topic:x",
+    ] {
+        let (events, _) = parse(line);
+        assert!(events.is_empty(), "{line}");
+    }
+}
