@@ -236,3 +236,38 @@ fn regex_rules_use_go_syntax() {
     assert_eq!(hit(&m, "abc"), Some("abc".into()));
     assert_eq!(go_regex(r"a\\d"), r"a\\d");
 }
+
+/// statsd_exporter's issue 168: a later glob explored while backtracking must not change
+/// the labels of the rule that matched.
+#[test]
+fn backtracking_keeps_the_winners_labels() {
+    let m = mapper(
+        r#"
+mappings:
+- match: '*.dummy.*'
+  name: metric_one
+  labels:
+    system: $1
+    attribute: $2
+- match: 'full.name.*'
+  name: metric_two
+  labels:
+    system: static
+    attribute: $1
+"#,
+    );
+    assert_eq!(
+        map(&m, "full.name.anothertest", EventKind::Counter),
+        Some((
+            "metric_two".into(),
+            pairs(&[("attribute", "anothertest"), ("system", "static")])
+        ))
+    );
+    assert_eq!(
+        map(&m, "whatever.dummy.test", EventKind::Counter),
+        Some((
+            "metric_one".into(),
+            pairs(&[("attribute", "test"), ("system", "whatever")])
+        ))
+    );
+}
