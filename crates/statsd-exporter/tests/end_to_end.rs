@@ -503,3 +503,31 @@ async fn event_queue_flushes_count_ticks_and_thresholds() {
         .unwrap_or(0.0);
     assert!(flushed >= 9.0, "{out}");
 }
+
+/// A metric named like a sample of an existing histogram or summary (`x_count` after the
+/// summary `x`) would write that sample twice; statsd_exporter's scrape then fails as a
+/// whole. It is refused and counted as a conflict instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_of_summary_and_histogram_samples_are_conflicts() {
+    let exporter = Exporter::start(
+        Mapper::from_yaml("mappings:\n- match: h.*\n  name: hist_$1\n  observer_type: histogram\n")
+            .expect("mapping"),
+        ExporterOptions::default(),
+    );
+    exporter
+        .ingest_datagram(
+            b"cache_miss:1|d|#caller:a\ncache_miss_count:3|c|#caller:a\ncache_miss_sum:3|g\nh.x:1|h\nhist_x_bucket:1|c\ncache_miss_bucket:1|c",
+        )
+        .await;
+    let out = render_until(
+        &exporter,
+        &[
+            "statsd_exporter_events_conflict_total{type=\"counter\"} 2",
+            "statsd_exporter_events_conflict_total{type=\"gauge\"} 1",
+            "cache_miss_bucket 1",
+        ],
+    )
+    .await;
+    assert!(!out.contains("TYPE cache_miss_count counter"), "{out}");
+    assert!(!out.contains("TYPE hist_x_bucket"), "{out}");
+}
