@@ -197,7 +197,7 @@ struct RawDefaults {
     #[serde(default)]
     match_type: Option<String>,
     #[serde(default)]
-    glob_disable_ordering: Option<bool>,
+    glob_disable_ordering: Option<GoBool>,
     #[serde(default)]
     ttl: Option<GoDuration>,
     #[serde(default)]
@@ -239,7 +239,7 @@ struct RawMapping {
     #[serde(default)]
     scale: Option<Num>,
     #[serde(default)]
-    honor_labels: Option<bool>,
+    honor_labels: Option<GoBool>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -249,9 +249,9 @@ struct RawSummary {
     #[serde(default)]
     max_age: Option<GoDuration>,
     #[serde(default)]
-    age_buckets: Option<u32>,
+    age_buckets: Option<GoUint32>,
     #[serde(default)]
-    buf_cap: Option<u32>,
+    buf_cap: Option<GoUint32>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -337,7 +337,7 @@ impl RawConfig {
         let ot = rd.observer_type.as_deref().filter(|s| !s.is_empty());
         defaults.observer_type = observer_type(ot.or(rd.timer_type.as_deref()))?;
         defaults.match_type = match_type(rd.match_type.as_deref())?.unwrap_or(MatchType::Glob);
-        defaults.glob_disable_ordering = rd.glob_disable_ordering.unwrap_or(false);
+        defaults.glob_disable_ordering = rd.glob_disable_ordering.is_some_and(|b| b.0);
         defaults.ttl = rd.ttl.map(|d| d.0).unwrap_or_default();
         let summary = rd.summary_options.clone().unwrap_or_default();
         let mut summary_quantiles = quantiles(&summary.quantiles).unwrap_or_default();
@@ -510,7 +510,7 @@ impl RawConfig {
                 summary,
                 ttl,
                 scale: m.scale.map(|s| s.0),
-                honor_labels: m.honor_labels.unwrap_or(false),
+                honor_labels: m.honor_labels.is_some_and(|b| b.0),
             });
         }
         Ok(MappingConfig {
@@ -525,8 +525,8 @@ fn summary_options_of(raw: &RawSummary) -> SummaryOptions {
     SummaryOptions {
         quantiles: quantiles(&raw.quantiles).unwrap_or_default(),
         max_age: raw.max_age.map(|d| d.0).unwrap_or_default(),
-        age_buckets: raw.age_buckets.unwrap_or(0),
-        buf_cap: raw.buf_cap.unwrap_or(0),
+        age_buckets: raw.age_buckets.map_or(0, |n| n.0),
+        buf_cap: raw.buf_cap.map_or(0, |n| n.0),
     }
 }
 
@@ -750,6 +750,62 @@ impl<'de> Deserialize<'de> for Num {
                 Err(E::custom(format!(
                     "cannot unmarshal !!str `{v}` into float64"
                 )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A YAML boolean as yaml.v2 reads one into a Go `bool`: `true`, `yes`, `on` and their
+/// opposites, but not a quoted string.
+#[derive(Clone, Copy, Debug)]
+struct GoBool(bool);
+
+impl<'de> Deserialize<'de> for GoBool {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = GoBool;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a boolean")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<GoBool, E> {
+                Ok(GoBool(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A YAML number as yaml.v2 reads one into a Go `uint32`: an integer in range, or a float
+/// (truncated); not a quoted string.
+#[derive(Clone, Copy, Debug)]
+struct GoUint32(u32);
+
+impl<'de> Deserialize<'de> for GoUint32 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = GoUint32;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an unsigned 32-bit integer")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<GoUint32, E> {
+                u32::try_from(v)
+                    .map(GoUint32)
+                    .map_err(|_| E::custom(format!("{v} overflows uint32")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<GoUint32, E> {
+                u32::try_from(v)
+                    .map(GoUint32)
+                    .map_err(|_| E::custom(format!("{v} does not fit uint32")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<GoUint32, E> {
+                if (0.0..=f64::from(u32::MAX)).contains(&v) {
+                    Ok(GoUint32(v as u32))
+                } else {
+                    Err(E::custom(format!("{v} does not fit uint32")))
+                }
             }
         }
         d.deserialize_any(V)

@@ -214,6 +214,9 @@ fn yaml_v2_decoding() {
     assert_eq!(c.mappings[0].labels, [("ab".to_owned(), "y".to_owned())]);
     for yaml in [
         "mappings:\n- match: a.b\n  name: x\n  scale: \"2\"\n",
+        "mappings:\n- match: a.b\n  name: x\n  honor_labels: \"true\"\n",
+        "defaults:\n  glob_disable_ordering: \"true\"\n",
+        "mappings:\n- match: a.b\n  name: x\n  observer_type: summary\n  summary_options:\n    age_buckets: \"3\"\n",
         "mappings:\n- match: a.b\n  name: x\n  observer_type: histogram\n  histogram_options:\n    buckets: [\"1\", 2]\n",
         "mappings:\n- match: a.b\n  name: x\n  observer_type: summary\n  summary_options:\n    quantiles:\n    - quantile: \"0.5\"\n      error: 0.1\n",
     ] {
@@ -238,6 +241,13 @@ fn yaml_v2_decoding() {
     .collect();
     assert_eq!(c.mappings[0].labels, want);
     assert_eq!(c.mappings[0].help.as_deref(), Some("1.50"));
+    let c = ok(
+        "defaults:\n  glob_disable_ordering: yes\nmappings:\n- match: a.b\n  name: x\n  honor_labels: on\n  observer_type: summary\n  summary_options:\n    age_buckets: 3.0\n    buf_cap: 100\n",
+    );
+    assert!(c.defaults.glob_disable_ordering);
+    assert!(c.mappings[0].honor_labels);
+    let summary = c.mappings[0].summary.clone().unwrap_or_default();
+    assert_eq!((summary.age_buckets, summary.buf_cap), (3, 100));
     let c = ok("defaults:\n  buckets: [.inf, 1e3, 2, -.Inf]\n");
     assert_eq!(
         c.defaults.buckets,
