@@ -168,8 +168,11 @@ impl MappingConfig {
                 // `.inf` and `.nan` are numbers (histogram buckets may end in `.inf`).
                 non_finite_float_policy: serde_saphyr::options::NonFiniteFloatPolicy::PassThrough,
             };
-            serde_saphyr::from_str_with_options::<Option<RawConfig>>(text, options)
+            // yaml.v2 reads the first document of a multi-document file.
+            serde_saphyr::from_str_multiple_with_options::<RawConfig, Vec<RawConfig>>(text, options)
                 .map_err(|e| ConfigError::Yaml(e.to_string()))?
+                .into_iter()
+                .next()
                 .unwrap_or_default()
         };
         raw.validate()

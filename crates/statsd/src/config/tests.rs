@@ -248,6 +248,10 @@ fn yaml_v2_decoding() {
     assert!(c.mappings[0].honor_labels);
     let summary = c.mappings[0].summary.clone().unwrap_or_default();
     assert_eq!((summary.age_buckets, summary.buf_cap), (3, 100));
+    let c = ok("mappings:\n- match: a.b\n  name: x\n---\nmappings: []\n");
+    assert_eq!(c.mappings.len(), 1);
+    assert!(ok("---\n").mappings.is_empty());
+    assert!(ok("# only a comment\n").mappings.is_empty());
     let c = ok("defaults:\n  buckets: [.inf, 1e3, 2, -.Inf]\n");
     assert_eq!(
         c.defaults.buckets,
