@@ -340,8 +340,9 @@ impl Exporter {
         let now = Instant::now();
         let mut families = Vec::new();
         {
+            // Expired series go on the sweeper's one-second tick only, as upstream's
+            // (a scrape just after a TTL ends still shows the series).
             let mut state = lock(&self.shared.state);
-            state.registry.expire(now);
             state.registry.render(now, &mut families);
             telemetry::render(&self.shared, &state, &mut families);
         }

@@ -531,3 +531,24 @@ async fn names_of_summary_and_histogram_samples_are_conflicts() {
     assert!(!out.contains("TYPE cache_miss_count counter"), "{out}");
     assert!(!out.contains("TYPE hist_x_bucket"), "{out}");
 }
+
+/// statsd_exporter removes expired series on its one-second tick only, so a scrape between
+/// the TTL's end and the next tick still shows the series.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_series_stay_until_the_sweep() {
+    let exporter = Exporter::start(
+        Mapper::from_yaml("defaults:\n  ttl: 1ns\nmappings: []\n").expect("mapping"),
+        ExporterOptions::default(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        exporter.ingest_datagram(b"brief:1|g").await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let mut out = String::new();
+        exporter.render(&mut out);
+        if out.contains("\nbrief 1\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{out}");
+    }
+}
