@@ -119,7 +119,9 @@ pub(crate) struct Ingest {
     pub tcp_errors: AtomicU64,
     pub tcp_too_long: AtomicU64,
     pub unixgram_packets: AtomicU64,
-    pub flushes: AtomicU64,
+    /// Flushes caused by `--statsd.event-flush-threshold`; the interval's flushes are
+    /// counted from the clock (see `Shared::flushes`).
+    pub threshold_flushes: AtomicU64,
 }
 
 impl Ingest {
@@ -168,6 +170,21 @@ pub(crate) struct Shared {
     pub state: Mutex<State>,
     pub ingest: Ingest,
     pub options: ExporterOptions,
+    pub started: Instant,
+}
+
+impl Shared {
+    /// `statsd_exporter_event_queue_flushed_total` as statsd_exporter counts it: its one
+    /// event queue flushes on every tick of the flush interval since start (empty or not)
+    /// and whenever `flush_threshold` events are waiting. Our listeners batch on their own,
+    /// so the ticks are read from the clock and each batch counts the thresholds it holds.
+    pub fn flushes(&self, now: Instant) -> u64 {
+        let interval = self.options.flush_interval.max(Duration::from_millis(1));
+        let ticks = now.saturating_duration_since(self.started).as_nanos() / interval.as_nanos();
+        u64::try_from(ticks)
+            .unwrap_or(u64::MAX)
+            .saturating_add(self.ingest.threshold_flushes.load(Relaxed))
+    }
 }
 
 /// A statsd_exporter: cheap to clone, all clones share state.
@@ -196,6 +213,7 @@ impl Exporter {
             }),
             ingest: Ingest::default(),
             options,
+            started: Instant::now(),
         });
         let (tx, mut rx) = mpsc::channel::<Vec<Event>>(shared.options.event_queue_size.max(1));
         let consumer = shared.clone();
@@ -259,7 +277,13 @@ impl Exporter {
 
     /// Sends a batch to the consumer (waits while the queue is full).
     pub(crate) async fn flush(&self, batch: &mut Vec<Event>) {
-        self.shared.ingest.flushes.fetch_add(1, Relaxed);
+        let thresholds = batch.len() / self.shared.options.flush_threshold.max(1);
+        if thresholds > 0 {
+            self.shared
+                .ingest
+                .threshold_flushes
+                .fetch_add(thresholds as u64, Relaxed);
+        }
         let events = std::mem::take(batch);
         let _ = self.queue.send(events).await;
     }
@@ -316,8 +340,9 @@ impl Exporter {
         let now = Instant::now();
         let mut families = Vec::new();
         {
+            // Expired series go on the sweeper's one-second tick only, as upstream's
+            // (a scrape just after a TTL ends still shows the series).
             let mut state = lock(&self.shared.state);
-            state.registry.expire(now);
             state.registry.render(now, &mut families);
             telemetry::render(&self.shared, &state, &mut families);
         }
@@ -344,6 +369,7 @@ impl State {
             EventKind::Observer => u64::from(event.weight),
             _ => 1,
         };
+        self.cache.repeat_hits(times.saturating_sub(1));
         if mapping.is_some_and(|m| m.spec.action == Action::Drop) {
             self.outcomes.actions_drop += times;
             return;

@@ -79,17 +79,29 @@ fn respond(
     }
     let lifecycle = options.lifecycle && matches!(*req.method(), Method::PUT | Method::POST);
     match path {
-        "/-/healthy" | "/-/ready" => reply(StatusCode::OK, "text/plain", "OK".into()),
+        // statsd_exporter's texts; other methods get an empty 200.
+        "/-/healthy" | "/-/ready" => {
+            let text = match (req.method() == Method::GET, path) {
+                (false, _) => "",
+                (true, "/-/healthy") => "Statsd Exporter is Healthy.\n",
+                (true, _) => "Statsd Exporter is Ready.\n",
+            };
+            reply(StatusCode::OK, "text/plain; charset=utf-8", text.into())
+        }
         "/-/reload" if lifecycle => {
             reload.notify_one();
-            reply(StatusCode::OK, "text/plain", "Requesting reload\n".into())
+            reply(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                "Requesting reload".into(),
+            )
         }
         "/-/quit" if lifecycle => {
             quit.notify_one();
             reply(
                 StatusCode::OK,
-                "text/plain",
-                "Requesting termination... Goodbye!\n".into(),
+                "text/plain; charset=utf-8",
+                "Requesting termination... Goodbye!".into(),
             )
         }
         "/" => reply(

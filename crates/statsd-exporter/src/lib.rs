@@ -167,6 +167,13 @@ fn init_logging(level: &str, _format: &str) {
 }
 
 fn main(flags: Flags) -> Result<(), String> {
+    // kingpin rejects a malformed duration while parsing the flags, before any check.
+    let flush_interval = parse_go_duration(&flags.event_flush_interval).ok_or_else(|| {
+        format!(
+            "invalid --statsd.event-flush-interval {:?}",
+            flags.event_flush_interval
+        )
+    })?;
     let mapper = load_mapper(&flags.mapping_config)?;
     if flags.check_config {
         tracing::info!("Configuration check successful, exiting");
@@ -181,12 +188,6 @@ fn main(flags: Flags) -> Result<(), String> {
     if !flags.dump_fsm.is_empty() {
         tracing::warn!("--debug.dump-fsm is not supported; ignoring");
     }
-    let flush_interval = parse_go_duration(&flags.event_flush_interval).ok_or_else(|| {
-        format!(
-            "invalid --statsd.event-flush-interval {:?}",
-            flags.event_flush_interval
-        )
-    })?;
     let unixsocket_mode = u32::from_str_radix(&flags.unixsocket_mode, 8).map_err(|_| {
         format!(
             "invalid --statsd.unixsocket-mode {:?}",

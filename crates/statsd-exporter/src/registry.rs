@@ -204,7 +204,19 @@ impl Registry {
             Kind::Summary => &["_sum", "_count"],
             _ => &[],
         };
-        suffixes.iter().any(|s| clash(&format!("{name}{s}")))
+        if suffixes.iter().any(|s| clash(&format!("{name}{s}"))) {
+            return true;
+        }
+        // The other way round (`x_count` after the summary `x`) upstream accepts the event
+        // and then fails every scrape; refuse it, whatever its type.
+        let sample_of = |suffix: &str, kinds: &[Kind]| {
+            name.strip_suffix(suffix)
+                .and_then(|stem| self.families.get(stem))
+                .is_some_and(|f| kinds.contains(&f.kind))
+        };
+        sample_of("_sum", &[Kind::Histogram, Kind::Summary])
+            || sample_of("_count", &[Kind::Histogram, Kind::Summary])
+            || sample_of("_bucket", &[Kind::Histogram])
     }
 
     /// Removes series whose TTL has passed.

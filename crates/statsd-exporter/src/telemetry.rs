@@ -96,7 +96,7 @@ pub(crate) fn render(shared: &Shared, state: &State, out: &mut Vec<Rendered>) {
     let _ = write!(
         build.text,
         "statsd_exporter_build_info{{branch=\"\",goarch=\"{}\",goos=\"{}\",goversion=\"graygate\",revision=\"\",tags=\"\",version=\"",
-        std::env::consts::ARCH,
+        go_arch(std::env::consts::ARCH),
         std::env::consts::OS
     );
     write_label_value(&mut build.text, env!("CARGO_PKG_VERSION"));
@@ -119,7 +119,7 @@ pub(crate) fn render(shared: &Shared, state: &State, out: &mut Vec<Rendered>) {
             "counter",
             "Number of times events were flushed to exporter",
         )
-        .value(c(&i.flushes)),
+        .value(shared.flushes(std::time::Instant::now()) as f64),
     ));
     fams.push(
         Family::new(
@@ -303,30 +303,32 @@ pub(crate) fn render(shared: &Shared, state: &State, out: &mut Vec<Rendered>) {
         )
         .value(c(&i.unixgram_packets)),
     ));
-    fams.push(Some(
+    // statsd_exporter registers the cache metrics only with a cache (size above 0).
+    let cache = state.cache.enabled();
+    fams.push(cache.then(|| {
         Family::new(
             "statsd_metric_mapper_cache_gets_total",
             "counter",
             "The count of total metric cache gets.",
         )
-        .value(state.cache.gets as f64),
-    ));
-    fams.push(Some(
+        .value(state.cache.gets as f64)
+    }));
+    fams.push(cache.then(|| {
         Family::new(
             "statsd_metric_mapper_cache_hits_total",
             "counter",
             "The count of total metric cache hits.",
         )
-        .value(state.cache.hits as f64),
-    ));
-    fams.push(Some(
+        .value(state.cache.hits as f64)
+    }));
+    fams.push(cache.then(|| {
         Family::new(
             "statsd_metric_mapper_cache_length",
             "gauge",
             "The count of unique metrics currently cached.",
         )
-        .value(state.cache.len() as f64),
-    ));
+        .value(state.cache.len() as f64)
+    }));
     for f in fams.into_iter().flatten() {
         out.push(Rendered {
             name: f.name.to_owned(),
@@ -334,5 +336,27 @@ pub(crate) fn render(shared: &Shared, state: &State, out: &mut Vec<Rendered>) {
             help: f.help.to_owned(),
             body: f.text,
         });
+    }
+}
+
+/// `runtime.GOARCH` spelling of the build architecture, as in statsd_exporter's build info.
+fn go_arch(arch: &str) -> &str {
+    match arch {
+        "x86_64" => "amd64",
+        "x86" => "386",
+        "aarch64" => "arm64",
+        "powerpc64" => "ppc64",
+        "loongarch64" => "loong64",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn go_arch_names() {
+        assert_eq!(super::go_arch("x86_64"), "amd64");
+        assert_eq!(super::go_arch("aarch64"), "arm64");
+        assert_eq!(super::go_arch("s390x"), "s390x");
     }
 }

@@ -328,6 +328,11 @@ fn check_config_and_flags() {
         fail
     );
     assert_eq!(run(&["--check-config", "--no-such-flag"]), fail);
+    // Flags are parsed (kingpin) before the check: a bad duration fails it.
+    assert_eq!(
+        run(&["--check-config", "--statsd.event-flush-interval=soon"]),
+        fail
+    );
     assert_eq!(
         run(&[
             "--check-config",
@@ -398,6 +403,152 @@ fn run_reloads_on_sighup_and_lifecycle() {
     );
     sock.send_to(b"a.z:1|c", statsd).expect("send");
     wait_for(web, &["second_z 1"]);
-    assert!(http_post(web, "/-/quit").starts_with("HTTP/1.1 200"));
+    assert_eq!(http_get(web, "/-/healthy"), "Statsd Exporter is Healthy.\n");
+    assert_eq!(http_get(web, "/-/ready"), "Statsd Exporter is Ready.\n");
+    let quit = http_post(web, "/-/quit");
+    assert!(quit.starts_with("HTTP/1.1 200"), "{quit}");
+    assert!(
+        quit.ends_with("\r\n\r\nRequesting termination... Goodbye!"),
+        "{quit}"
+    );
     assert_eq!(handle.join().expect("run thread"), code(ExitCode::SUCCESS));
+}
+
+/// Renders until every `want` line is present (or fails after 10 s).
+async fn render_until(exporter: &Exporter, want: &[&str]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut out = String::new();
+        exporter.render(&mut out);
+        if want.iter().all(|w| out.lines().any(|l| l == *w)) {
+            return out;
+        }
+        assert!(Instant::now() < deadline, "missing {want:?} in:\n{out}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// statsd_exporter handles a sampled observation as `int(1/rate)` events, each looked up in
+/// the mapping cache; with `--statsd.cache-size=0` there is no cache and no cache metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mapper_cache_metrics() {
+    let exporter = Exporter::start(Mapper::default(), ExporterOptions::default());
+    exporter.ingest_datagram(b"t:1|ms|@0.25\nt:1|ms").await;
+    render_until(
+        &exporter,
+        &[
+            "statsd_metric_mapper_cache_gets_total 5",
+            "statsd_metric_mapper_cache_hits_total 4",
+            "statsd_metric_mapper_cache_length 1",
+            "statsd_exporter_events_total{type=\"observer\"} 5",
+        ],
+    )
+    .await;
+
+    let exporter = Exporter::start(
+        Mapper::default(),
+        ExporterOptions {
+            cache_size: 0,
+            ..ExporterOptions::default()
+        },
+    );
+    exporter.ingest_datagram(b"t:1|ms|@0.25").await;
+    let out = render_until(
+        &exporter,
+        &["statsd_exporter_events_total{type=\"observer\"} 4"],
+    )
+    .await;
+    assert!(!out.contains("statsd_metric_mapper_cache"), "{out}");
+}
+
+/// statsd_exporter's event queue flushes on every tick of `--statsd.event-flush-interval`
+/// (empty or not) and each time `--statsd.event-flush-threshold` events are queued;
+/// `statsd_exporter_event_queue_flushed_total` counts both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_queue_flushes_count_ticks_and_thresholds() {
+    let exporter = Exporter::start(
+        Mapper::default(),
+        ExporterOptions {
+            flush_threshold: 2,
+            flush_interval: Duration::from_secs(3600),
+            ..ExporterOptions::default()
+        },
+    );
+    exporter
+        .ingest_datagram(b"a:1|c\na:1|c\na:1|c\na:1|c\na:1|c")
+        .await;
+    render_until(
+        &exporter,
+        &[
+            "statsd_exporter_events_total{type=\"counter\"} 5",
+            "statsd_exporter_event_queue_flushed_total 2",
+        ],
+    )
+    .await;
+
+    let exporter = Exporter::start(
+        Mapper::default(),
+        ExporterOptions {
+            flush_interval: Duration::from_millis(20),
+            ..ExporterOptions::default()
+        },
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut out = String::new();
+    exporter.render(&mut out);
+    let flushed: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("statsd_exporter_event_queue_flushed_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(flushed >= 9.0, "{out}");
+}
+
+/// A metric named like a sample of an existing histogram or summary (`x_count` after the
+/// summary `x`) would write that sample twice; statsd_exporter's scrape then fails as a
+/// whole. It is refused and counted as a conflict instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_of_summary_and_histogram_samples_are_conflicts() {
+    let exporter = Exporter::start(
+        Mapper::from_yaml("mappings:\n- match: h.*\n  name: hist_$1\n  observer_type: histogram\n")
+            .expect("mapping"),
+        ExporterOptions::default(),
+    );
+    exporter
+        .ingest_datagram(
+            b"cache_miss:1|d|#caller:a\ncache_miss_count:3|c|#caller:a\ncache_miss_sum:3|g\nh.x:1|h\nhist_x_bucket:1|c\ncache_miss_bucket:1|c",
+        )
+        .await;
+    let out = render_until(
+        &exporter,
+        &[
+            "statsd_exporter_events_conflict_total{type=\"counter\"} 2",
+            "statsd_exporter_events_conflict_total{type=\"gauge\"} 1",
+            "cache_miss_bucket 1",
+        ],
+    )
+    .await;
+    assert!(!out.contains("TYPE cache_miss_count counter"), "{out}");
+    assert!(!out.contains("TYPE hist_x_bucket"), "{out}");
+}
+
+/// statsd_exporter removes expired series on its one-second tick only, so a scrape between
+/// the TTL's end and the next tick still shows the series.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_series_stay_until_the_sweep() {
+    let exporter = Exporter::start(
+        Mapper::from_yaml("defaults:\n  ttl: 1ns\nmappings: []\n").expect("mapping"),
+        ExporterOptions::default(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        exporter.ingest_datagram(b"brief:1|g").await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let mut out = String::new();
+        exporter.render(&mut out);
+        if out.contains("\nbrief 1\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{out}");
+    }
 }

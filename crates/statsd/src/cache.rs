@@ -54,6 +54,22 @@ impl MapCache {
         }
     }
 
+    /// Whether results are cached at all (size 0 disables the cache; statsd_exporter then
+    /// registers no cache metrics).
+    pub fn enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
+    /// Counts `times` more lookups of an entry just returned by [`MapCache::get_or_map`]:
+    /// statsd_exporter handles a sampled observation as `int(1/rate)` separate events,
+    /// each of which asks the cache (and, after the first, finds the entry).
+    pub fn repeat_hits(&mut self, times: u64) {
+        if self.enabled() {
+            self.gets += times;
+            self.hits += times;
+        }
+    }
+
     /// Entries held (`statsd_metric_mapper_cache_length`).
     pub fn len(&self) -> usize {
         self.slots.len()

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-use crate::line::{EventKind, parse_go_float};
+use crate::line::EventKind;
 
 /// A mapping file that cannot be used; the message says what and where.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -161,8 +161,18 @@ impl MappingConfig {
         let raw: RawConfig = if text.trim().is_empty() {
             RawConfig::default()
         } else {
-            serde_saphyr::from_str::<Option<RawConfig>>(text)
+            // yaml.v2's `Unmarshal` (not `UnmarshalStrict`): a repeated key keeps its last
+            // value instead of failing.
+            let options = serde_saphyr::options! {
+                duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+                // `.inf` and `.nan` are numbers (histogram buckets may end in `.inf`).
+                non_finite_float_policy: serde_saphyr::options::NonFiniteFloatPolicy::PassThrough,
+            };
+            // yaml.v2 reads the first document of a multi-document file.
+            serde_saphyr::from_str_multiple_with_options::<RawConfig, Vec<RawConfig>>(text, options)
                 .map_err(|e| ConfigError::Yaml(e.to_string()))?
+                .into_iter()
+                .next()
                 .unwrap_or_default()
         };
         raw.validate()
@@ -190,7 +200,7 @@ struct RawDefaults {
     #[serde(default)]
     match_type: Option<String>,
     #[serde(default)]
-    glob_disable_ordering: Option<bool>,
+    glob_disable_ordering: Option<GoBool>,
     #[serde(default)]
     ttl: Option<GoDuration>,
     #[serde(default)]
@@ -206,7 +216,7 @@ struct RawMapping {
     #[serde(default)]
     name: Option<Scalar>,
     #[serde(default)]
-    labels: Option<BTreeMap<String, Scalar>>,
+    labels: Option<BTreeMap<String, Option<Scalar>>>,
     #[serde(default)]
     observer_type: Option<String>,
     #[serde(default)]
@@ -232,7 +242,7 @@ struct RawMapping {
     #[serde(default)]
     scale: Option<Num>,
     #[serde(default)]
-    honor_labels: Option<bool>,
+    honor_labels: Option<GoBool>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -242,9 +252,9 @@ struct RawSummary {
     #[serde(default)]
     max_age: Option<GoDuration>,
     #[serde(default)]
-    age_buckets: Option<u32>,
+    age_buckets: Option<GoUint32>,
     #[serde(default)]
-    buf_cap: Option<u32>,
+    buf_cap: Option<GoUint32>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -315,7 +325,7 @@ fn metric_type(s: Option<&str>) -> Result<Option<EventKind>, ConfigError> {
         "" => Ok(None),
         "counter" => Ok(Some(EventKind::Counter)),
         "gauge" => Ok(Some(EventKind::Gauge)),
-        "observer" | "timer" => Ok(Some(EventKind::Observer)),
+        "observer" => Ok(Some(EventKind::Observer)),
         other => Err(ConfigError::Invalid(format!(
             "invalid metric type '{other}'"
         ))),
@@ -330,7 +340,7 @@ impl RawConfig {
         let ot = rd.observer_type.as_deref().filter(|s| !s.is_empty());
         defaults.observer_type = observer_type(ot.or(rd.timer_type.as_deref()))?;
         defaults.match_type = match_type(rd.match_type.as_deref())?.unwrap_or(MatchType::Glob);
-        defaults.glob_disable_ordering = rd.glob_disable_ordering.unwrap_or(false);
+        defaults.glob_disable_ordering = rd.glob_disable_ordering.is_some_and(|b| b.0);
         defaults.ttl = rd.ttl.map(|d| d.0).unwrap_or_default();
         let summary = rd.summary_options.clone().unwrap_or_default();
         let mut summary_quantiles = quantiles(&summary.quantiles).unwrap_or_default();
@@ -375,7 +385,7 @@ impl RawConfig {
                 .labels
                 .iter()
                 .flatten()
-                .map(|(k, v)| (k.clone(), v.text()))
+                .map(|(k, v)| (k.clone(), v.as_ref().map(Scalar::text).unwrap_or_default()))
                 .collect();
             for (k, _) in &labels {
                 if !valid_label_name(k) {
@@ -405,7 +415,7 @@ impl RawConfig {
                     }
                 }
                 MatchType::Regex => {
-                    if let Err(e) = regex::Regex::new(&match_text) {
+                    if let Err(e) = regex::Regex::new(&go_regex(&match_text)) {
                         return Err(at(format!("invalid regex {match_text} in mapping: {e}")));
                     }
                 }
@@ -503,7 +513,7 @@ impl RawConfig {
                 summary,
                 ttl,
                 scale: m.scale.map(|s| s.0),
-                honor_labels: m.honor_labels.unwrap_or(false),
+                honor_labels: m.honor_labels.is_some_and(|b| b.0),
             });
         }
         Ok(MappingConfig {
@@ -518,9 +528,101 @@ fn summary_options_of(raw: &RawSummary) -> SummaryOptions {
     SummaryOptions {
         quantiles: quantiles(&raw.quantiles).unwrap_or_default(),
         max_age: raw.max_age.map(|d| d.0).unwrap_or_default(),
-        age_buckets: raw.age_buckets.unwrap_or(0),
-        buf_cap: raw.buf_cap.unwrap_or(0),
+        age_buckets: raw.age_buckets.map_or(0, |n| n.0),
+        buf_cap: raw.buf_cap.map_or(0, |n| n.0),
     }
+}
+
+/// A Go (RE2) regular expression rewritten for Rust's `regex`, so that it compiles when Go's
+/// would and matches what Go's matches: Go's `\d`, `\w`, `\s` and `\b` are ASCII-only
+/// (Rust's are Unicode), Go reads `\Q...\E` as literal text and `\101` as an octal code,
+/// and inside a class Go takes `[` and `&&` literally where Rust nests and intersects.
+pub fn go_regex(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars().peekable();
+    // Inside `[...]`, and whether a `]` here would still be a literal (right after `[`/`[^`).
+    let mut class = false;
+    let mut class_start = false;
+    while let Some(c) = chars.next() {
+        let at_start = std::mem::take(&mut class_start);
+        match c {
+            '\\' => {
+                let Some(n) = chars.next() else {
+                    out.push('\\');
+                    break;
+                };
+                match n {
+                    'Q' => {
+                        let mut literal = String::new();
+                        while let Some(x) = chars.next() {
+                            if x == '\\' && chars.peek() == Some(&'E') {
+                                chars.next();
+                                break;
+                            }
+                            literal.push(x);
+                        }
+                        out.push_str(&regex::escape(&literal));
+                    }
+                    'd' => out.push_str("[0-9]"),
+                    'D' => out.push_str("[^0-9]"),
+                    'w' => out.push_str("[0-9A-Za-z_]"),
+                    'W' => out.push_str("[^0-9A-Za-z_]"),
+                    's' => out.push_str("[\\t\\n\\f\\r ]"),
+                    'S' => out.push_str("[^\\t\\n\\f\\r ]"),
+                    'b' if !class => out.push_str("(?-u:\\b)"),
+                    'B' if !class => out.push_str("(?-u:\\B)"),
+                    '0'..='7'
+                        if n == '0' || chars.peek().is_some_and(|d| ('0'..='7').contains(d)) =>
+                    {
+                        let mut code = n.to_digit(8).unwrap_or(0);
+                        for _ in 0..2 {
+                            match chars.peek().and_then(|d| d.to_digit(8)) {
+                                Some(d) => {
+                                    code = code * 8 + d;
+                                    chars.next();
+                                }
+                                None => break,
+                            }
+                        }
+                        out.push_str(&format!("\\x{{{code:X}}}"));
+                    }
+                    _ => {
+                        out.push('\\');
+                        out.push(n);
+                    }
+                }
+            }
+            '[' if !class => {
+                class = true;
+                class_start = true;
+                out.push('[');
+                if chars.peek() == Some(&'^') {
+                    chars.next();
+                    out.push('^');
+                }
+            }
+            '[' if chars.peek() == Some(&':') => {
+                // A POSIX class such as `[:alpha:]`, the same in both.
+                out.push('[');
+                for x in chars.by_ref() {
+                    out.push(x);
+                    if x == ']' {
+                        break;
+                    }
+                }
+            }
+            ']' if class && !at_start => {
+                class = false;
+                out.push(']');
+            }
+            '[' | '&' | '~' if class => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// `^[a-zA-Z_][a-zA-Z0-9_]+$` (upstream requires at least two characters).
@@ -582,7 +684,8 @@ pub fn valid_glob(glob: &str) -> bool {
     })
 }
 
-/// Any YAML scalar, kept as text (yaml.v2 decodes scalars into strings this way).
+/// Any YAML scalar, kept as written: yaml.v2 decodes a scalar into a string field as its
+/// source text (`1.0`, `0x1F` and `yes` stay as they are; `~` is empty).
 #[derive(Clone, Debug)]
 struct Scalar(String);
 
@@ -619,7 +722,7 @@ impl<'de> Deserialize<'de> for Scalar {
                 Ok(Scalar(String::new()))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_string(V)
     }
 }
 
@@ -645,16 +748,67 @@ impl<'de> Deserialize<'de> for Num {
                 Ok(Num(v))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
-                let t = v.trim();
-                let t = match t.to_ascii_lowercase().as_str() {
-                    ".inf" | "+.inf" => "+Inf".to_owned(),
-                    "-.inf" => "-Inf".to_owned(),
-                    ".nan" => "NaN".to_owned(),
-                    _ => t.to_owned(),
-                };
-                parse_go_float(&t)
-                    .map(Num)
-                    .ok_or_else(|| E::custom(format!("cannot parse {v:?} as a number")))
+                // yaml.v2 decodes only numeric scalars (`.inf` and `.nan` included) into a
+                // float; a quoted "2" is a type error.
+                Err(E::custom(format!(
+                    "cannot unmarshal !!str `{v}` into float64"
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A YAML boolean as yaml.v2 reads one into a Go `bool`: `true`, `yes`, `on` and their
+/// opposites, but not a quoted string.
+#[derive(Clone, Copy, Debug)]
+struct GoBool(bool);
+
+impl<'de> Deserialize<'de> for GoBool {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = GoBool;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a boolean")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<GoBool, E> {
+                Ok(GoBool(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A YAML number as yaml.v2 reads one into a Go `uint32`: an integer in range, or a float
+/// (truncated); not a quoted string.
+#[derive(Clone, Copy, Debug)]
+struct GoUint32(u32);
+
+impl<'de> Deserialize<'de> for GoUint32 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = GoUint32;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an unsigned 32-bit integer")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<GoUint32, E> {
+                u32::try_from(v)
+                    .map(GoUint32)
+                    .map_err(|_| E::custom(format!("{v} overflows uint32")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<GoUint32, E> {
+                u32::try_from(v)
+                    .map(GoUint32)
+                    .map_err(|_| E::custom(format!("{v} does not fit uint32")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<GoUint32, E> {
+                if (0.0..=f64::from(u32::MAX)).contains(&v) {
+                    Ok(GoUint32(v as u32))
+                } else {
+                    Err(E::custom(format!("{v} does not fit uint32")))
+                }
             }
         }
         d.deserialize_any(V)

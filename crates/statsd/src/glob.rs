@@ -8,8 +8,8 @@
 //! - a glob whose last state was already created by an earlier, longer glob never
 //!   matches (`a.b.c` then `a.b`: `a.b` is dead), and a repeated glob keeps the first
 //!   mapping;
-//! - captures are one shared buffer, so a search that finds the winner and then explores
-//!   a lower-priority path leaves that path's wildcard values in the buffer;
+//! - the winner's captures are copied when it is found, so paths explored afterwards do
+//!   not change them (upstream's fix for its issue 168);
 //! - with `glob_disable_ordering`, the first match in that order wins, and when upstream's
 //!   analysis says no backtracking is needed, none is done.
 
@@ -415,6 +415,16 @@ impl Fsm {
             spill_captures.resize(self.max_captures, (0, 0));
             &mut spill_captures
         };
+        // The best match's captures, copied when it is found: paths explored afterwards
+        // reuse `captures`.
+        let mut inline_best = [(0, 0); INLINE_CAPTURES];
+        let mut spill_best = Vec::new();
+        let best_captures: &mut [Span] = if self.max_captures <= INLINE_CAPTURES {
+            &mut inline_best[..self.max_captures]
+        } else {
+            spill_best.resize(self.max_captures, (0, 0));
+            &mut spill_best
+        };
         let mut stack = Stack {
             inline: [Alt::default(); INLINE_ALTS],
             len: 0,
@@ -476,6 +486,7 @@ impl Fsm {
                     }
                     if best == NONE || self.nodes[best as usize].priority > node.priority {
                         best = state;
+                        best_captures.copy_from_slice(captures);
                     }
                     break;
                 }
@@ -494,7 +505,7 @@ impl Fsm {
             capture = alt.capture as usize + 1;
             resume = alt.state;
         }
-        (best != NONE).then(|| found(self.nodes[best as usize].result as usize, captures))
+        (best != NONE).then(|| found(self.nodes[best as usize].result as usize, best_captures))
     }
 }
 
@@ -564,12 +575,23 @@ mod tests {
         assert_eq!(find(&f, "a.x.d"), None);
     }
 
+    /// statsd_exporter copies the captures when it takes a better match (its fix for
+    /// issue 168), so paths explored afterwards do not change the winner's labels.
     #[test]
-    fn exploring_after_the_winner_clobbers_captures_as_upstream() {
+    fn the_winner_keeps_its_captures() {
         let f = fsm(&["a.b.*", "a.*.c"], false);
         let (m, caps) = find(&f, "a.b.c").unwrap();
-        assert_eq!(m, 0);
-        assert_eq!(caps[0], "b");
+        assert_eq!((m, caps[0]), (0, "c"));
+        let f = fsm(&["a.*.c", "a.b.*", "*.b.c"], false);
+        let (m, caps) = find(&f, "a.b.c").unwrap();
+        assert_eq!((m, caps[0]), (0, "b"));
+        let (m, caps) = find(&f, "a.b.z").unwrap();
+        assert_eq!((m, caps[0]), (1, "z"));
+        let f = fsm(&["*.dummy.*", "full.name.*"], false);
+        let (m, caps) = find(&f, "full.name.anothertest").unwrap();
+        assert_eq!((m, caps[0]), (1, "anothertest"));
+        let (m, caps) = find(&f, "whatever.dummy.test").unwrap();
+        assert_eq!((m, &caps[..2]), (0, &["whatever", "test"][..]));
     }
 
     #[test]

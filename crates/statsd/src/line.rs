@@ -245,10 +245,13 @@ impl Parser {
         stats: &mut LineStats,
     ) {
         stats.samples += 1;
+        // v0.27.2 allows a value, a type and two more components; the later releases that
+        // read `|c:` and `|T` allow eight.
+        let max_parts = if self.dogstatsd_extras { 8 } else { 4 };
         let mut parts: [&str; 8] = [""; 8];
         let mut count = 0;
         for part in sample.split('|') {
-            if count == parts.len() {
+            if count == max_parts {
                 stats.error(SampleError::MalformedComponent);
                 return;
             }
@@ -308,6 +311,9 @@ impl Parser {
                         return;
                     }
                 }
+                // v0.27.2 counts an unknown component and keeps the sample (its loop
+                // `continue`s to the next component); later releases drop the sample.
+                _ if !self.dogstatsd_extras => stats.error(SampleError::InvalidSampleFactor),
                 _ => {
                     stats.error(SampleError::InvalidSampleFactor);
                     return;
@@ -438,12 +444,18 @@ fn parse_go_float_or_range(s: &str) -> Result<f64, f64> {
             f64::INFINITY
         });
     }
-    if lower == "nan" {
+    // Go reads a sign before "inf" and "infinity" only: "+nan" is a syntax error.
+    if lower == "nan" && body.len() == s.len() {
         return Ok(f64::NAN);
     }
+    if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        let v = parse_hex_float(hex).ok_or(0.0)?;
+        let v = if negative { -v } else { v };
+        return if v.is_infinite() { Err(v) } else { Ok(v) };
+    }
     // Rust accepts exactly Go's decimal syntax (digits, one '.', an exponent) except that it
-    // also accepts "inf"/"nan" spellings handled above; Go's hexadecimal floats and
-    // underscores with a base prefix are not supported (documented).
+    // also accepts "inf"/"nan" spellings handled above. Underscores (which Go allows only
+    // after a base prefix) are not supported.
     if body.is_empty()
         || !body
             .bytes()
@@ -456,6 +468,60 @@ fn parse_go_float_or_range(s: &str) -> Result<f64, f64> {
         Ok(v) => Ok(v),
         Err(_) => Err(0.0),
     }
+}
+
+/// The part after `0x` of a Go hexadecimal float (`1.8p3` is 12): hex digits with at most
+/// one `.`, then a mandatory binary exponent. Rounds to nearest; `inf` when out of range.
+fn parse_hex_float(text: &str) -> Option<f64> {
+    let (mantissa, exponent) = text.split_once(['p', 'P'])?;
+    let exponent: i64 = match exponent.strip_prefix('+') {
+        Some(e) if !e.starts_with('-') => e,
+        _ => exponent,
+    }
+    .parse()
+    .ok()?;
+    let mut bits: u64 = 0;
+    let mut scale: i64 = 0;
+    let mut sticky = false;
+    let mut digits = false;
+    let mut dot = false;
+    for c in mantissa.chars() {
+        if c == '.' && !dot {
+            dot = true;
+            continue;
+        }
+        let d = u64::from(c.to_digit(16)?);
+        digits = true;
+        if bits >> 60 == 0 {
+            bits = bits << 4 | d;
+            if dot {
+                scale -= 4;
+            }
+        } else {
+            // Beyond 60 bits only whether anything was dropped matters for rounding.
+            sticky |= d != 0;
+            if !dot {
+                scale += 4;
+            }
+        }
+    }
+    if !digits {
+        return None;
+    }
+    let mut value = (bits | u64::from(sticky)) as f64;
+    let mut e = exponent.saturating_add(scale);
+    // Scale by 2^e in steps that cannot overflow an intermediate f64 needlessly.
+    while e > 0 && value.is_finite() && value != 0.0 {
+        let step = e.min(1000);
+        value *= f64::powi(2.0, step as i32);
+        e -= step;
+    }
+    while e < 0 && value != 0.0 {
+        let step = (-e).min(1000);
+        value /= f64::powi(2.0, step as i32);
+        e += step;
+    }
+    Some(value)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use regex::{Regex, RegexSet};
 
 use crate::config::{
     ConfigError, Defaults, MappingConfig, MappingSpec, MatchType, ObserverType, SummaryOptions,
+    go_regex,
 };
 use crate::glob::Fsm;
 use crate::line::EventKind;
@@ -146,7 +147,7 @@ impl Mapper {
                 }
                 MatchType::Regex => {
                     // Validated in MappingConfig; a failure here leaves the rule inert.
-                    mapping.regex = Regex::new(&mapping.spec.match_text).ok();
+                    mapping.regex = Regex::new(&go_regex(&mapping.spec.match_text)).ok();
                     mapping.regex_prefix = anchored_literal_prefix(&mapping.spec.match_text);
                     regexes.push(i);
                 }
@@ -165,7 +166,7 @@ impl Mapper {
                 RegexSet::new(
                     regexes
                         .iter()
-                        .map(|i| mappings[*i].spec.match_text.as_str()),
+                        .map(|i| go_regex(&mappings[*i].spec.match_text)),
                 )
                 .ok()
             })

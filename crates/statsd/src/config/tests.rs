@@ -143,6 +143,11 @@ fn rule_enumerations() {
             .contains("invalid metric type")
     );
     assert!(err("defaults:\n  match_type: fuzzy\n").contains("invalid match type"));
+    // v0.27.2 knows counter, gauge and observer; the old name "timer" is refused.
+    assert!(
+        err("mappings:\n- match: a\n  name: x\n  match_metric_type: timer\n")
+            .contains("invalid metric type")
+    );
 }
 
 #[test]
@@ -196,4 +201,60 @@ fn go_durations() {
     assert_eq!(parse_go_duration("10"), None);
     assert_eq!(parse_go_duration(""), None);
     assert_eq!(parse_go_duration("1d"), None);
+}
+
+/// statsd_exporter reads the file with yaml.v2's non-strict `Unmarshal`: a repeated key
+/// keeps its last value, and a number field does not take a quoted string.
+#[test]
+fn yaml_v2_decoding() {
+    let c = ok(
+        "mappings:\n- match: a.b\n  name: first\n  name: second\n  labels:\n    ab: x\n    ab: y\n",
+    );
+    assert_eq!(c.mappings[0].name, "second");
+    assert_eq!(c.mappings[0].labels, [("ab".to_owned(), "y".to_owned())]);
+    for yaml in [
+        "mappings:\n- match: a.b\n  name: x\n  scale: \"2\"\n",
+        "mappings:\n- match: a.b\n  name: x\n  honor_labels: \"true\"\n",
+        "defaults:\n  glob_disable_ordering: \"true\"\n",
+        "mappings:\n- match: a.b\n  name: x\n  observer_type: summary\n  summary_options:\n    age_buckets: \"3\"\n",
+        "mappings:\n- match: a.b\n  name: x\n  observer_type: histogram\n  histogram_options:\n    buckets: [\"1\", 2]\n",
+        "mappings:\n- match: a.b\n  name: x\n  observer_type: summary\n  summary_options:\n    quantiles:\n    - quantile: \"0.5\"\n      error: 0.1\n",
+    ] {
+        assert!(
+            matches!(MappingConfig::from_yaml(yaml), Err(ConfigError::Yaml(_))),
+            "{yaml}"
+        );
+    }
+    let c = ok(
+        "mappings:\n- match: a.b\n  name: x\n  help: 1.50\n  labels:\n    l1: y\n    l2: 1.0\n    l3: 0x1F\n    l4: ~\n    l5: True\n    l6:\n",
+    );
+    let want: Vec<(String, String)> = [
+        ("l1", "y"),
+        ("l2", "1.0"),
+        ("l3", "0x1F"),
+        ("l4", ""),
+        ("l5", "True"),
+        ("l6", ""),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    assert_eq!(c.mappings[0].labels, want);
+    assert_eq!(c.mappings[0].help.as_deref(), Some("1.50"));
+    let c = ok(
+        "defaults:\n  glob_disable_ordering: yes\nmappings:\n- match: a.b\n  name: x\n  honor_labels: on\n  observer_type: summary\n  summary_options:\n    age_buckets: 3.0\n    buf_cap: 100\n",
+    );
+    assert!(c.defaults.glob_disable_ordering);
+    assert!(c.mappings[0].honor_labels);
+    let summary = c.mappings[0].summary.clone().unwrap_or_default();
+    assert_eq!((summary.age_buckets, summary.buf_cap), (3, 100));
+    let c = ok("mappings:\n- match: a.b\n  name: x\n---\nmappings: []\n");
+    assert_eq!(c.mappings.len(), 1);
+    assert!(ok("---\n").mappings.is_empty());
+    assert!(ok("# only a comment\n").mappings.is_empty());
+    let c = ok("defaults:\n  buckets: [.inf, 1e3, 2, -.Inf]\n");
+    assert_eq!(
+        c.defaults.buckets,
+        [f64::INFINITY, 1000.0, 2.0, f64::NEG_INFINITY]
+    );
 }

@@ -54,6 +54,11 @@ fn types_and_values() {
     assert!(one("foo:NaN|g").value.is_nan());
     assert_eq!(one("foo:+Inf|g").value, f64::INFINITY);
     assert_eq!(one("foo:1e3|c").value, 1000.0);
+    assert_eq!(one("foo:0x1p3|c").value, 8.0);
+    assert_eq!(one("foo:0X1.8P+1|g").value, 3.0);
+    assert_eq!(one("foo:-0x.8p0|g").value, -0.5);
+    assert_eq!(one("foo:0x1p-2|ms").value, 0.00025);
+    assert_eq!(one("foo:0x1fffffffffffffp0|g").value, 9007199254740991.0);
 }
 
 #[test]
@@ -147,8 +152,18 @@ fn every_error_reason() {
     );
     assert_eq!(error_of("foo:abc|c"), SampleError::MalformedValue);
     assert_eq!(error_of("foo:1e400|c"), SampleError::MalformedValue);
+    // Go's hexadecimal floats need a `p` exponent.
     assert_eq!(error_of("foo:0x10|c"), SampleError::MalformedValue);
-    assert_eq!(error_of("foo:1|c|x"), SampleError::InvalidSampleFactor);
+    assert_eq!(error_of("foo:0xp1|c"), SampleError::MalformedValue);
+    assert_eq!(error_of("foo:0x1p|c"), SampleError::MalformedValue);
+    assert_eq!(error_of("foo:0x1p2000|g"), SampleError::MalformedValue);
+    assert_eq!(one("foo:1|c|@0x1p-1").value, 2.0);
+    assert_eq!(
+        error_of("foo:1|c|@1|#a:b|@1"),
+        SampleError::MalformedComponent
+    );
+    assert_eq!(error_of("foo:+nan|g"), SampleError::MalformedValue);
+    assert_eq!(error_of("foo:-NaN|g"), SampleError::MalformedValue);
     assert_eq!(error_of("foo:1|s"), SampleError::IllegalEvent);
     assert_eq!(error_of("foo:1|zz"), SampleError::IllegalEvent);
     let (events, stats) = parse("foo\u{0}:1|c");
@@ -195,8 +210,99 @@ fn dogstatsd_extras_when_enabled() {
     );
     parser.parse_line(b"foo:1|c|T12x", &mut out, &mut stats);
     assert_eq!(stats.errors(SampleError::MalformedTimestamp), 1);
-    assert_eq!(
-        error_of("foo:1|c|#a:b|c:abc"),
-        SampleError::InvalidSampleFactor
-    );
+}
+
+/// statsd_exporter v0.27.2 counts a component it does not know as an invalid sample
+/// factor and keeps the sample, with the tags of the other components.
+#[test]
+fn unknown_components_are_counted_and_the_sample_kept() {
+    for (line, want) in [
+        ("foo:1|c|x", labels(&[])),
+        ("foo:1|c|#a:b|c:abc", labels(&[("a", "b")])),
+        ("foo:1|c|T1656581400|#a:b", labels(&[("a", "b")])),
+    ] {
+        let (events, stats) = parse(line);
+        assert_eq!(events.len(), 1, "{line}");
+        assert_eq!(events[0].value, 1.0, "{line}");
+        assert_eq!(events[0].labels, want, "{line}");
+        assert_eq!(stats.errors(SampleError::InvalidSampleFactor), 1, "{line}");
+        assert_eq!(stats.tags, u64::from(!want.is_empty()), "{line}");
+    }
+    // With a sample rate the sample keeps it.
+    let (events, _) = parse("foo:1|ms|x|@0.5");
+    assert_eq!(events[0].weight, 2);
+}
+
+/// Cases from statsd_exporter's own line tests, with the names and labels it expects.
+#[test]
+fn upstream_line_cases() {
+    for (line, name, want, tag_errors) in [
+        (
+            "foo.[tag1=bar,tag2=baz]test:100|c",
+            "foo.test",
+            vec![("tag1", "bar"), ("tag2", "baz")],
+            0,
+        ),
+        (
+            "[tag1=bar,tag2=baz]foo.test:100|c",
+            "foo.test",
+            vec![("tag1", "bar"), ("tag2", "baz")],
+            0,
+        ),
+        ("foo.[]test:100|c", "foo.test", vec![], 0),
+        ("foo.[tag1,tag2]test:100|c", "foo.test", vec![], 2),
+        (
+            "[tag1=bar,tag2=bazfoo.test:100|c",
+            "[tag1=bar,tag2=bazfoo.test",
+            vec![],
+            1,
+        ),
+        (
+            "tag1=bar,tag2=baz]foo.test:100|c",
+            "tag1=bar,tag2=baz]foo.test",
+            vec![],
+            1,
+        ),
+        (
+            "foo#09digits=0,tag.with.dots=1:100|c",
+            "foo",
+            vec![("_09digits", "0"), ("tag_with_dots", "1")],
+            0,
+        ),
+        (
+            "foo:100|c|#tag_without_a_value,tag:value",
+            "foo",
+            vec![("tag", "value")],
+            1,
+        ),
+        ("foo:100|c|#tag:value,,", "foo", vec![("tag", "value")], 1),
+        (
+            "foo:100|c|@0.1|#tag1:foo:bar",
+            "foo",
+            vec![("tag1", "foo:bar")],
+            0,
+        ),
+    ] {
+        let (events, stats) = parse(line);
+        assert_eq!(events.len(), 1, "{line}");
+        assert_eq!(events[0].name, name, "{line}");
+        assert_eq!(events[0].labels, labels(&want), "{line}");
+        assert_eq!(stats.tag_errors, tag_errors, "{line}");
+    }
+    let (events, _) = parse("foo_timing:0.5:120:3000:10:20000:0.01|ms|@0.5|#tag1:bar");
+    assert_eq!(events.len(), 6);
+    assert!(events.iter().all(|e| e.weight == 2));
+    assert_eq!(events[5].value, 0.00001);
+    for line in [
+        "foo_counter:0.5:120|c|#tag1:bar",
+        "foo_gauge:0.5:120|g",
+        "foo:2|t",
+        ":100|ms",
+        "foo:1o|c",
+        "karafka.consumer.consume.cpu_idle_second:  0.111090  -0.055903  -0.195390 (  2.419002)",
+        "|h|#consumer:Kafka::SharedConfigurationConsumer,topic:x",
+    ] {
+        let (events, _) = parse(line);
+        assert!(events.is_empty(), "{line}");
+    }
 }

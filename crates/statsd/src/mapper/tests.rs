@@ -200,3 +200,74 @@ fn literal_prefixes_of_anchored_regexes() {
     assert_eq!(anchored_literal_prefix("^(?i)ab"), "");
     assert_eq!(anchored_literal_prefix("^\\d"), "");
 }
+
+/// Regex rules match as Go's RE2 does: ASCII `\d`, `\w`, `\s`, `\b`; `\Q...\E` literal;
+/// octal escapes; `[` and `&&` literal inside a class.
+#[test]
+fn regex_rules_use_go_syntax() {
+    let rule = |pattern: &str| {
+        let yaml = format!(
+            "mappings:\n- match: '{pattern}'\n  match_type: regex\n  name: hit\n  labels:\n    c1: \"$1\"\n"
+        );
+        mapper(&yaml)
+    };
+    let hit =
+        |m: &Mapper, name: &str| map(m, name, EventKind::Counter).map(|(_, l)| l[0].1.clone());
+    let m = rule(r"(\w+)\.count$");
+    assert_eq!(hit(&m, "cafe.count"), Some("cafe".into()));
+    assert_eq!(hit(&m, "café.count"), None);
+    let m = rule(r"^x(\d+)$");
+    assert_eq!(hit(&m, "x42"), Some("42".into()));
+    assert_eq!(hit(&m, "x\u{663}"), None);
+    let m = rule(r"^a(\s)b$");
+    assert_eq!(hit(&m, "a\u{a0}b"), None);
+    let m = rule(r"(\bz)");
+    assert_eq!(hit(&m, "éz"), Some("z".into()));
+    let m = rule(r"^(\Qa.b\E)$");
+    assert_eq!(hit(&m, "a.b"), Some("a.b".into()));
+    assert_eq!(hit(&m, "axb"), None);
+    let m = rule(r"^(\101)$");
+    assert_eq!(hit(&m, "A"), Some("A".into()));
+    let m = rule(r"^([[\d&]+)$");
+    assert_eq!(hit(&m, "[1&"), Some("[1&".into()));
+    let m = rule(r"^([^\D]+)$");
+    assert_eq!(hit(&m, "123"), Some("123".into()));
+    let m = rule(r"^([[:alpha:]]+)$");
+    assert_eq!(hit(&m, "abc"), Some("abc".into()));
+    assert_eq!(go_regex(r"a\\d"), r"a\\d");
+}
+
+/// statsd_exporter's issue 168: a later glob explored while backtracking must not change
+/// the labels of the rule that matched.
+#[test]
+fn backtracking_keeps_the_winners_labels() {
+    let m = mapper(
+        r#"
+mappings:
+- match: '*.dummy.*'
+  name: metric_one
+  labels:
+    system: $1
+    attribute: $2
+- match: 'full.name.*'
+  name: metric_two
+  labels:
+    system: static
+    attribute: $1
+"#,
+    );
+    assert_eq!(
+        map(&m, "full.name.anothertest", EventKind::Counter),
+        Some((
+            "metric_two".into(),
+            pairs(&[("attribute", "anothertest"), ("system", "static")])
+        ))
+    );
+    assert_eq!(
+        map(&m, "whatever.dummy.test", EventKind::Counter),
+        Some((
+            "metric_one".into(),
+            pairs(&[("attribute", "test"), ("system", "whatever")])
+        ))
+    );
+}
