@@ -211,7 +211,9 @@ async fn serve(
     let response = match &site.targets[usize::from(fallback.version)] {
         Target::Root(root) => serve_files(root, &request).await,
         Target::Upstream(upstream) => {
-            match forward_to(worker, conn, upstream, request, log).await {
+            // Boxed: the fallback is rare, and its future would otherwise add its size to every
+            // request's.
+            match Box::pin(forward_to(worker, conn, upstream, request, log)).await {
                 Ok(response) => response,
                 Err((error, _)) => {
                     count_error(worker, site, fallback.version, &error);

@@ -217,7 +217,9 @@ impl Pools {
         loop {
             let (mut conn, reused) = match self.checkout(addr) {
                 Some(conn) => (conn, true),
-                None => match self.connect(upstream, addr).await {
+                // Boxed: opening a connection is the rare path, and its future would otherwise
+                // add its size to every request's (moved whole at each await).
+                None => match Box::pin(self.connect(upstream, addr)).await {
                     Ok(conn) => (conn, false),
                     Err(e) => {
                         let body = body.take().expect("the body is sent at most once");
@@ -423,14 +425,30 @@ where
             .map_err(Failure::Io)?,
         Ok(_) => {}
     }
-    let mut sending = body.as_ref().is_some_and(|b| !b.is_end_stream());
-    if !sending {
+    if !body.as_ref().is_some_and(|b| !b.is_end_stream()) {
         let head = read_head(conn, method).await?;
         return Ok((head, true));
     }
-    let Some(mut body) = body.take() else {
+    let Some(body) = body.take() else {
         return Err(Failure::Unsent);
     };
+    // Boxed: most requests have no body, and this future is the largest part of an exchange's.
+    Box::pin(exchange_with_body(conn, body, framing, method)).await
+}
+
+/// The rest of an exchange for a request with a body: the body goes out while the response head
+/// is awaited (a server may answer before it has read the whole body).
+async fn exchange_with_body<B>(
+    conn: &mut Connection,
+    mut body: B,
+    framing: RequestFraming,
+    method: &http::Method,
+) -> Result<(ResponseHead, bool), Failure>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    let mut sending = true;
     let (mut reader, mut writer) = conn.stream.split();
     let buf = &mut conn.buf;
     let send = send_body(&mut writer, &mut body, framing);
