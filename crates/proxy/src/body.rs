@@ -1,5 +1,6 @@
 //! Body types of the pipeline. Responses: one enum over every source, so nothing is boxed, and
-//! the log phase riding along to the end of the body. Requests: the client's body, counted.
+//! the log phase riding along to the end of the body. Requests: the client's body (HTTP/1 or
+//! HTTP/2), counted.
 
 use crate::log::LogPhase;
 use bytes::Bytes;
@@ -88,27 +89,36 @@ impl Body for ProxyBody {
     }
 }
 
+/// A client's request body: read by graygate's own HTTP/1 connection, or by hyper's HTTP/2.
+pub enum ClientBody {
+    H1(crate::h1::RequestBody),
+    H2(Incoming),
+}
+
 /// The client's request body on its way upstream, counting bytes for the access log.
 pub struct CountedBody {
-    inner: Incoming,
+    inner: ClientBody,
     count: Rc<Cell<u64>>,
 }
 
 impl CountedBody {
-    pub fn new(inner: Incoming, count: Rc<Cell<u64>>) -> CountedBody {
+    pub fn new(inner: ClientBody, count: Rc<Cell<u64>>) -> CountedBody {
         CountedBody { inner, count }
     }
 }
 
 impl Body for CountedBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled: Poll<Option<Result<Frame<Bytes>, BoxError>>> = match &mut self.inner {
+            ClientBody::H1(body) => Pin::new(body).poll_frame(cx),
+            ClientBody::H2(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+        };
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
         {
@@ -118,10 +128,16 @@ impl Body for CountedBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.inner {
+            ClientBody::H1(body) => body.is_end_stream(),
+            ClientBody::H2(body) => body.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.inner {
+            ClientBody::H1(body) => body.size_hint(),
+            ClientBody::H2(body) => body.size_hint(),
+        }
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! accept (one SO_REUSEPORT listener and one current-thread runtime per worker thread)
-//!   -> HTTP/1.1 (hyper; header timeout, size limits)      worker.rs
-//!   -> hygiene: refuse what a front proxy must not forward hygiene.rs, framing.rs
+//!   -> HTTP/1.1 (own connection: heads parsed in place,  h1.rs, h1/head.rs
+//!      framing refused; HTTP/2: hyper), timeouts          worker.rs
+//!   -> hygiene: refuse what a front proxy must not forward hygiene.rs
 //!   -> route: host + path prefix -> site                  graygate-route
 //!   -> decide: release policy -> version + reason         graygate-canary
 //!   -> target: static root or upstream pool               graygate-files / graygate-upstream
@@ -17,8 +18,9 @@
 
 pub mod access_log;
 mod body;
+mod date;
 mod forward;
-mod framing;
+mod h1;
 mod hygiene;
 mod log;
 pub mod metrics;

@@ -2,9 +2,8 @@
 //! fallback to the default version), respond; the log phase rides in the response body
 //! (`log.rs`). Runs on a worker thread; nothing here blocks.
 
-use crate::body::{CountedBody, ProxyBody, Source};
+use crate::body::{ClientBody, CountedBody, ProxyBody, Source};
 use crate::forward;
-use crate::framing::Verdict;
 use crate::hygiene;
 use crate::log::{Details, LogPhase, Served, request_id};
 use crate::snapshot::{Site, Snapshot, Target};
@@ -13,7 +12,6 @@ use graygate_canary::{Decision, DeviceId, Reason, RequestView};
 use graygate_upstream::{Upstream, UpstreamError};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::rc::Rc;
 use std::time::Instant;
@@ -27,7 +25,7 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub(crate) async fn handle(
     worker: Rc<Worker>,
     conn: Rc<Conn>,
-    mut request: Request<Incoming>,
+    mut request: Request<ClientBody>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let snapshot = worker.snapshot();
     let http1 = request.version() < http::Version::HTTP_2;
@@ -44,12 +42,7 @@ pub(crate) async fn handle(
     if log.logs_access() {
         log.details = Some(Box::new(details(&worker, &mut request)));
     }
-    let framing = conn.framing.next();
-    let checked = hygiene::check(&request).and(match framing {
-        Verdict::Clean => Ok(()),
-        Verdict::Conflicting => Err(StatusCode::BAD_REQUEST),
-    });
-    let mut response = match checked {
+    let mut response = match hygiene::check(&request) {
         Ok(()) => route_and_serve(&worker, &conn, &snapshot, request, &mut log).await,
         Err(status) => {
             if status == StatusCode::METHOD_NOT_ALLOWED {
@@ -75,7 +68,7 @@ pub(crate) async fn handle(
 
 /// What the access log records of the request; gives the request an id if it has none, which
 /// then goes upstream too (nginx's `$request_id`).
-fn details(worker: &Worker, request: &mut Request<Incoming>) -> Details {
+fn details<B>(worker: &Worker, request: &mut Request<B>) -> Details {
     let given = request
         .headers()
         .get(&X_REQUEST_ID)
@@ -117,7 +110,7 @@ async fn route_and_serve(
     worker: &Rc<Worker>,
     conn: &Conn,
     snapshot: &Snapshot,
-    request: Request<Incoming>,
+    request: Request<ClientBody>,
     log: &mut LogPhase,
 ) -> Response<ProxyBody> {
     let Some(route) = snapshot
@@ -178,7 +171,7 @@ async fn serve(
     conn: &Conn,
     site: &Site,
     decision: Decision,
-    request: Request<Incoming>,
+    request: Request<ClientBody>,
     log: &mut LogPhase,
 ) -> (Response<ProxyBody>, Decision) {
     let upstream = match &site.targets[usize::from(decision.version)] {
@@ -313,7 +306,7 @@ trait IntoCounted {
     fn into_counted(self, log: &LogPhase) -> CountedBody;
 }
 
-impl IntoCounted for Incoming {
+impl IntoCounted for ClientBody {
     fn into_counted(self, log: &LogPhase) -> CountedBody {
         CountedBody::new(self, log.bytes_in.clone())
     }

@@ -3,13 +3,13 @@
 //! between workers on the request path.
 
 use crate::access_log::AccessLog;
-use crate::framing::{Clocks, Verdicts, Watched};
+use crate::body::ClientBody;
+use crate::h1;
 use crate::pipeline;
 use crate::snapshot::{ServerLimits, Snapshot};
 use arc_swap::ArcSwap;
 use graygate_metrics::{PerWorker, Registry, WorkerCells};
 use graygate_upstream::Pools;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -297,6 +297,28 @@ impl Worker {
     }
 }
 
+/// The clocks of one client connection's timeouts, kept by its connection (`h1.rs`) and
+/// read by its driver.
+#[derive(Debug, Default)]
+pub struct Clocks {
+    /// Since when a request head has been arriving (from accept for the first request), while
+    /// one is incomplete: nginx's `client_header_timeout`.
+    pub head_started: Cell<Option<Instant>>,
+    /// Since when writing to the client has been blocked (it is not reading): nginx's
+    /// `send_timeout`.
+    pub write_blocked: Cell<Option<Instant>>,
+}
+
+impl Clocks {
+    /// The clocks of a connection accepted now: waiting for its first request head.
+    pub fn accepted() -> Rc<Clocks> {
+        Rc::new(Clocks {
+            head_started: Cell::new(Some(Instant::now())),
+            write_blocked: Cell::new(None),
+        })
+    }
+}
+
 /// Per-connection state shared by its requests.
 pub(crate) struct Conn {
     pub(crate) peer: SocketAddr,
@@ -304,13 +326,11 @@ pub(crate) struct Conn {
     pub(crate) client_address: http::HeaderValue,
     /// The connection is TLS (HTTPS).
     pub(crate) tls: bool,
-    /// Framing verdicts for this connection's requests, in order.
-    pub(crate) framing: Rc<Verdicts>,
     served: Cell<u64>,
     in_flight: Cell<u32>,
     idle_since: Cell<Instant>,
     /// The header and send timeouts' clocks.
-    clocks: Rc<Clocks>,
+    pub(crate) clocks: Rc<Clocks>,
 }
 
 impl Conn {
@@ -429,27 +449,17 @@ async fn serve_connection(
     // of the protocol in use (a plain HTTP/1 connection does not carry room for TLS and HTTP/2
     // state), which is most of an idle connection's memory.
     match handshake {
-        None => {
-            Box::pin(serve_http1(
-                &worker,
-                TokioIo::new(stream),
-                peer,
-                false,
-                &limits,
-                shutdown,
-            ))
-            .await
-        }
+        None => Box::pin(serve_http1(&worker, stream, peer, false, &limits, shutdown)).await,
         Some(handshake) => {
             let accept = Box::pin(handshake.acceptor.accept(stream));
             match tokio::time::timeout(handshake.timeout, accept).await {
                 Ok(Ok(tls)) => {
                     worker.cells().tls_handshakes.inc();
-                    let io = TokioIo::new(tls);
-                    if io.inner().get_ref().1.alpn_protocol() == Some(b"h2") {
+                    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        let io = TokioIo::new(tls);
                         Box::pin(serve_http2(&worker, io, peer, &limits, shutdown)).await;
                     } else {
-                        Box::pin(serve_http1(&worker, io, peer, true, &limits, shutdown)).await;
+                        Box::pin(serve_http1(&worker, tls, peer, true, &limits, shutdown)).await;
                     }
                 }
                 Ok(Err(e)) => {
@@ -471,12 +481,11 @@ async fn serve_connection(
     worker.connections.set(worker.connections.get() - 1);
 }
 
-fn conn(peer: SocketAddr, tls: bool, framing: Rc<Verdicts>, clocks: Rc<Clocks>) -> Rc<Conn> {
+fn conn(peer: SocketAddr, tls: bool, clocks: Rc<Clocks>) -> Rc<Conn> {
     Rc::new(Conn {
         peer,
         client_address: crate::forward::client_address(peer),
         tls,
-        framing,
         served: Cell::new(0),
         in_flight: Cell::new(0),
         idle_since: Cell::new(Instant::now()),
@@ -492,43 +501,24 @@ async fn serve_http1<I>(
     limits: &ServerLimits,
     shutdown: watch::Receiver<bool>,
 ) where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
 {
-    let clocks = Clocks::accepted();
-    let (io, framing) = Watched::new(io, limits.max_header_bytes, worker.clone(), clocks.clone());
-    let conn = conn(peer, tls, framing, clocks);
-    let service = {
-        let (worker, conn) = (worker.clone(), conn.clone());
-        service_fn(move |request| pipeline::handle(worker.clone(), conn.clone(), request))
+    let conn = conn(peer, tls, Clocks::accepted());
+    let closing = Rc::new(Cell::new(false));
+    let limits_h1 = h1::Limits {
+        max_header_bytes: limits.max_header_bytes,
+        max_headers: limits.max_headers,
     };
-    let mut builder = http1::Builder::new();
-    // The header timeout is the driver's (`head_stalled`): it costs no timer for a head that
-    // arrives whole, and it leaves idle time to the keepalive timeout, as nginx does.
-    builder
-        .header_read_timeout(None)
-        .max_buf_size(limits.max_header_bytes)
-        .max_headers(limits.max_headers)
-        .keep_alive(true)
-        // Copy bodies into the head's buffer and write once: fewer instructions per request
-        // than queueing them for `writev` (26.9k -> 26.5k per proxied request); large bodies pay
-        // a copy per chunk (bench/instructions.sh).
-        .writev(false);
-    let connection = builder.serve_connection(io, service);
+    let connection = h1::serve(worker.clone(), conn.clone(), io, limits_h1, closing.clone());
     tokio::pin!(connection);
     let timeouts = Timeouts {
         keepalive: limits.keepalive_timeout,
         header: Some(limits.client_header_timeout),
         send: Some(limits.send_timeout),
     };
-    drive(
-        connection,
-        |c| c.graceful_shutdown(),
-        worker,
-        &conn,
-        timeouts,
-        shutdown,
-    )
-    .await;
+    // Between requests the connection sees the flag before its next read and closes.
+    let graceful = |_: std::pin::Pin<&mut _>| closing.set(true);
+    drive(connection, graceful, &conn, timeouts, shutdown).await;
 }
 
 async fn serve_http2<I>(
@@ -540,11 +530,13 @@ async fn serve_http2<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
 {
-    // HTTP/2 framing is hyper's own: no Content-Length/Transfer-Encoding tracking needed.
-    let conn = conn(peer, true, Rc::default(), Rc::default());
+    // HTTP/2's header and send timeouts are hyper's and its flow control's.
+    let conn = conn(peer, true, Rc::default());
     let service = {
         let (worker, conn) = (worker.clone(), conn.clone());
-        service_fn(move |request| pipeline::handle(worker.clone(), conn.clone(), request))
+        service_fn(move |request: http::Request<hyper::body::Incoming>| {
+            pipeline::handle(worker.clone(), conn.clone(), request.map(ClientBody::H2))
+        })
     };
     let h2 = worker.snapshot().http2.clone();
     let mut builder = hyper::server::conn::http2::Builder::new(LocalExec);
@@ -562,15 +554,17 @@ async fn serve_http2<I>(
         header: None,
         send: None,
     };
-    drive(
+    let ended = drive(
         connection,
         |c| c.graceful_shutdown(),
-        worker,
         &conn,
         timeouts,
         shutdown,
     )
     .await;
+    if let Some(Err(e)) = ended {
+        tracing::debug!(%peer, error = %e, "HTTP/2 connection ended with an error");
+    }
 }
 
 /// The timeouts of one connection.
@@ -583,18 +577,19 @@ struct Timeouts {
     send: Option<Duration>,
 }
 
-/// Runs a connection to its end, closing it gracefully when it idles past the keepalive
-/// timeout or when the gateway shuts down, and abruptly when a request head takes longer than
-/// the header timeout or a response stalls past the send timeout (the client stopped reading).
+/// Runs a connection to its end (its output; `None` when a timeout cut it off), closing it
+/// gracefully when it idles past the keepalive timeout or when the gateway shuts down, and
+/// abruptly when a request head takes longer than the header timeout or a response stalls past
+/// the send timeout (the client stopped reading).
 async fn drive<C>(
     mut connection: std::pin::Pin<&mut C>,
     graceful: impl Fn(std::pin::Pin<&mut C>),
-    worker: &Worker,
     conn: &Conn,
     timeouts: Timeouts,
     mut shutdown: watch::Receiver<bool>,
-) where
-    C: std::future::Future<Output = Result<(), hyper::Error>>,
+) -> Option<C::Output>
+where
+    C: std::future::Future,
 {
     let mut closing = false;
     let mut timer = ConnTimer::default();
@@ -606,28 +601,15 @@ async fn drive<C>(
         tokio::select! {
             // The connection first: the timer reads the clocks and counters it has just updated.
             biased;
-            result = connection.as_mut() => {
-                if let Err(e) = result {
-                    // hyper answered a request it could not parse (400, or 431 for an oversized
-                    // head) without calling the pipeline: count it here.
-                    let cells = worker.cells();
-                    if e.is_parse_too_large() {
-                        cells.rejected_parse_431.inc();
-                    } else if e.is_parse() {
-                        cells.rejected_parse_400.inc();
-                    }
-                    tracing::debug!(peer = %conn.peer, error = %e, "client connection ended with an error");
-                }
-                break;
-            }
+            ended = connection.as_mut() => return Some(ended),
             expired = expiry => match expired {
                 Expired::Header => {
                     tracing::debug!(peer = %conn.peer, "no complete request head within the header timeout; closing");
-                    break;
+                    return None;
                 }
                 Expired::Send => {
                     tracing::debug!(peer = %conn.peer, "response stalled past the send timeout; closing");
-                    break;
+                    return None;
                 }
                 Expired::Idle => {
                     closing = true;

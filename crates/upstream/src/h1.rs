@@ -304,7 +304,7 @@ fn add_content_length(value: &[u8], length: &mut Option<u64>) -> io::Result<()> 
 
 /// What the chunked decoder found in the buffer.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Decoded {
+pub enum Decoded {
     /// Body bytes.
     Data(Bytes),
     /// The buffer ends inside a chunk-size line, a chunk's CRLF or the trailers.
@@ -315,7 +315,7 @@ pub(crate) enum Decoded {
 
 /// A `Transfer-Encoding: chunked` decoder over the connection's read buffer.
 #[derive(Debug, Default)]
-pub(crate) struct Chunked {
+pub struct Chunked {
     state: ChunkState,
     trailer_bytes: usize,
 }
@@ -332,7 +332,7 @@ enum ChunkState {
 
 impl Chunked {
     /// Decodes from the front of `buf`, consuming what it used.
-    pub(crate) fn decode(&mut self, buf: &mut BytesMut) -> io::Result<Decoded> {
+    pub fn decode(&mut self, buf: &mut BytesMut) -> io::Result<Decoded> {
         loop {
             match self.state {
                 ChunkState::Size => {

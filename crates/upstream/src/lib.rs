@@ -13,6 +13,7 @@
 mod h1;
 mod pool;
 
+pub use h1::{Chunked, Decoded};
 pub use pool::{PooledBody, Pools};
 
 /// A boxed error from a request body.

@@ -425,7 +425,7 @@ where
             .map_err(Failure::Io)?,
         Ok(_) => {}
     }
-    if !body.as_ref().is_some_and(|b| !b.is_end_stream()) {
+    if body.as_ref().is_none_or(|b| b.is_end_stream()) {
         let head = read_head(conn, method).await?;
         return Ok((head, true));
     }
