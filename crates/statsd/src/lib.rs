@@ -23,6 +23,7 @@ pub use config::{
 pub use escape::escape_metric_name;
 pub use fxhash::{FxBuild, FxHasher};
 pub use line::{
-    Event, EventKind, Labels, LineStats, MAX_WEIGHT, Parser, SampleError, parse_go_float, set_label,
+    Event, EventKind, Labels, LineStats, MAX_WEIGHT, Parser, Sample, SampleError, parse_go_float,
+    set_label,
 };
 pub use mapper::{CachedMapping, Mapped, Mapper, Mapping};
