@@ -6,19 +6,38 @@ use std::borrow::Cow;
 /// dashes of a run of dashes, and prefixes `_` when the name starts with a digit.
 /// Borrows when nothing changes.
 pub fn escape_metric_name(name: &str) -> Cow<'_, str> {
-    let bytes = name.as_bytes();
-    let Some(&first) = bytes.first() else {
-        return Cow::Borrowed(name);
-    };
-    let clean = !first.is_ascii_digit()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'_');
-    if clean {
+    if is_clean(name) {
         return Cow::Borrowed(name);
     }
     let mut out = String::with_capacity(name.len() + 1);
-    if first.is_ascii_digit() {
+    escape_into(name, &mut out);
+    Cow::Owned(out)
+}
+
+/// [`escape_metric_name`] without an allocation per call once `buf` has grown: borrows
+/// `name` when nothing changes, else writes the escaped name into `buf` (cleared first)
+/// and borrows that.
+pub fn escape_metric_name_in<'a>(name: &'a str, buf: &'a mut String) -> &'a str {
+    if is_clean(name) {
+        return name;
+    }
+    buf.clear();
+    escape_into(name, buf);
+    buf
+}
+
+fn is_clean(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    bytes.first().is_none_or(|first| {
+        !first.is_ascii_digit()
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    })
+}
+
+fn escape_into(name: &str, out: &mut String) {
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
         out.push('_');
     }
     let mut prev = '\0';
@@ -30,12 +49,11 @@ pub fn escape_metric_name(name: &str) -> Cow<'_, str> {
         }
         prev = c;
     }
-    Cow::Owned(out)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::escape_metric_name;
+    use super::{escape_metric_name, escape_metric_name_in};
 
     #[test]
     fn cases_like_upstream() {
@@ -53,6 +71,8 @@ mod tests {
             ("\u{1f600}", "_"),
         ] {
             assert_eq!(escape_metric_name(input), want, "{input:?}");
+            let mut buf = String::from("stale");
+            assert_eq!(escape_metric_name_in(input, &mut buf), want, "{input:?}");
         }
     }
 }
