@@ -40,6 +40,27 @@ fn escape_into(name: &str, out: &mut String) {
     if name.starts_with(|c: char| c.is_ascii_digit()) {
         out.push('_');
     }
+    if name.is_ascii() {
+        // Runs of clean bytes copied whole; each other byte becomes one `_`, and a run of
+        // dashes becomes one `_`.
+        let bytes = name.as_bytes();
+        let mut start = 0;
+        let mut prev = 0u8;
+        for (i, &b) in bytes.iter().enumerate() {
+            if b.is_ascii_alphanumeric() || b == b'_' {
+                prev = b;
+                continue;
+            }
+            out.push_str(&name[start..i]);
+            if !(b == b'-' && prev == b'-') {
+                out.push('_');
+            }
+            start = i + 1;
+            prev = b;
+        }
+        out.push_str(&name[start..]);
+        return;
+    }
     let mut prev = '\0';
     for c in name.chars() {
         if c.is_ascii_alphanumeric() || c == '_' {
@@ -69,10 +90,48 @@ mod tests {
             ("fo\u{e9}o", "fo_o"),
             ("a-.-b", "a___b"),
             ("\u{1f600}", "_"),
+            ("a.b-c--d_e", "a_b_c_d_e"),
+            ("9-é--x", "_9___x"),
+            ("__--__", "_____"),
         ] {
             assert_eq!(escape_metric_name(input), want, "{input:?}");
             let mut buf = String::from("stale");
             assert_eq!(escape_metric_name_in(input, &mut buf), want, "{input:?}");
+        }
+    }
+
+    /// The ASCII fast path against the rule spelled character by character.
+    #[test]
+    fn ascii_runs_match_the_character_rule() {
+        fn reference(name: &str) -> String {
+            let mut out = String::new();
+            if name.starts_with(|c: char| c.is_ascii_digit()) {
+                out.push('_');
+            }
+            let mut prev = '\0';
+            for c in name.chars() {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    out.push(c);
+                } else if !(c == '-' && prev == '-') {
+                    out.push('_');
+                }
+                prev = c;
+            }
+            out
+        }
+        let alphabet = ['a', '1', '-', '.', '_', ' '];
+        let mut names = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = names
+                .iter()
+                .flat_map(|n| alphabet.iter().map(move |c| format!("{n}{c}")))
+                .collect();
+            names.extend(longer);
+        }
+        names.sort();
+        names.dedup();
+        for name in &names {
+            assert_eq!(escape_metric_name(name), reference(name), "{name:?}");
         }
     }
 }
