@@ -44,6 +44,12 @@ def wait_lines(web, target, timeout):
         time.sleep(0.05)
     return seen
 
+def udp_receive_buffer_errors():
+    """The kernel's count of datagrams dropped because a receive buffer was full (all sockets)."""
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Udp:")]
+    return int(rows[1][rows[0].index("RcvbufErrors")])
+
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -90,7 +96,7 @@ def main():
             print(f"tcp: {int(seen)} of {args.lines} lines in {dt:.3f}s = {seen / dt / 1e6:.2f}M lines/s, "
                   f"exporter CPU {cpu:.2f}s = {cpu / max(seen, 1) * 1e6:.3f} CPU s per M lines  [{out.strip()}]")
         if not args.skip_udp:
-            base, cpu0 = lines_total(web), cpu_seconds(proc.pid)
+            base, cpu0, drops0 = lines_total(web), cpu_seconds(proc.pid), udp_receive_buffer_errors()
             out = subprocess.run([args.sender, "udp", f"127.0.0.1:{udp_port}", str(args.udp_rate),
                                   str(args.seconds), str(args.names), str(args.packet_bytes)],
                                  check=True, capture_output=True, text=True).stdout
@@ -98,10 +104,11 @@ def main():
             sent = int(fields["udp_sent_lines"])
             got = wait_lines(web, base + sent, 10) - base
             cpu = cpu_seconds(proc.pid) - cpu0
+            drops = udp_receive_buffer_errors() - drops0
             loss = 100.0 * (1 - got / max(sent, 1))
             print(f"udp: offered {float(fields['rate']) / 1e6:.2f}M lines/s for {fields['seconds']}s "
                   f"({fields['lines_per_datagram']} lines per datagram), received {int(got)} of {sent}, "
-                  f"loss {loss:.2f}%, exporter CPU {cpu:.2f}s = {cpu / max(got, 1) * 1e6:.3f} CPU s per M lines "
+                  f"loss {loss:.2f}% ({drops} datagrams dropped at the receive buffer), exporter CPU {cpu:.2f}s = {cpu / max(got, 1) * 1e6:.3f} CPU s per M lines "
                   f"({cpu / float(fields['seconds']):.2f} cores)")
     finally:
         proc.terminate()

@@ -234,7 +234,7 @@ impl Parser {
             stats.error(SampleError::MalformedLine);
             return;
         };
-        let Some((raw_name, rest)) = line.split_once(':') else {
+        let Some((raw_name, rest)) = split_once_ascii(line, b':') else {
             stats.error(SampleError::MalformedLine);
             return;
         };
@@ -253,7 +253,7 @@ impl Parser {
             return;
         }
 
-        let mut head = rest.splitn(3, '|');
+        let mut head = split_ascii(rest, b'|');
         let (Some(first), Some(kind)) = (head.next(), head.next()) else {
             stats.error(SampleError::NotEnoughPartsAfterColon);
             return;
@@ -277,7 +277,7 @@ impl Parser {
         } else if dogstatsd_tagged {
             self.sample(rest, &name, &mut labels, &mut each, stats);
         } else {
-            for sample in rest.split(':') {
+            for sample in split_ascii(rest, b':') {
                 self.sample(sample, &name, &mut labels, &mut each, stats);
             }
         }
@@ -294,7 +294,7 @@ impl Parser {
         stats.samples += 1;
         let mut parts: [&str; 8] = [""; 8];
         let mut count = 0;
-        for part in sample.split('|') {
+        for part in split_ascii(sample, b'|') {
             if count == parts.len() {
                 stats.error(SampleError::MalformedComponent);
                 return;
@@ -428,6 +428,32 @@ impl Parser {
         }
         Cow::Borrowed(name)
     }
+}
+
+/// `text.split(sep)` for an ASCII separator, with a plain byte loop: fields are a few bytes
+/// long, and `str::split`'s searcher costs more to set up than such a scan.
+fn split_ascii(text: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match split_once_ascii(current, sep) {
+            Some((field, after)) => {
+                rest = Some(after);
+                Some(field)
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
+}
+
+/// `text.split_once(sep)` for an ASCII separator, with a plain byte loop.
+fn split_once_ascii(text: &str, sep: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|b| b == sep)?;
+    // `sep` is ASCII, so both sides are on character boundaries.
+    Some((text.get(..at)?, text.get(at + 1..)?))
 }
 
 /// `k=v,k2=v2` (InfluxDB, Librato, SignalFX).

@@ -247,3 +247,19 @@ fn infinity_and_nan_spellings_ignore_case() {
     assert!(parse_go_float("NaN").is_some_and(f64::is_nan));
     assert_eq!(parse_go_float("infinit"), None);
 }
+
+#[test]
+fn ascii_splits_agree_with_str_split() {
+    for text in ["", ":", "a", "a:b", ":a:", "a::b", "é:ü:", "1|c|@0.5|#a:b"] {
+        for sep in [b':', b'|'] {
+            let want: Vec<&str> = text.split(char::from(sep)).collect();
+            let got: Vec<&str> = split_ascii(text, sep).collect();
+            assert_eq!(got, want, "{text:?} on {sep}");
+            assert_eq!(
+                split_once_ascii(text, sep),
+                text.split_once(char::from(sep)),
+                "{text:?} on {sep}"
+            );
+        }
+    }
+}
