@@ -599,6 +599,49 @@ mod tests {
     }
 
     #[test]
+    fn reserved_and_own_names_are_refused_every_time() {
+        let mut state = State {
+            mapper: Arc::new(Mapper::default()),
+            cache: MapCache::new(10),
+            registry: Registry::default(),
+            outcomes: Outcomes::default(),
+            reserved: Reserved {
+                prefixes: vec!["graygate_".into()],
+                names: vec!["process_cpu_seconds_total".into()],
+            },
+            scratch: Scratch::default(),
+        };
+        let tags = graygate_statsd::Labels::new();
+        let now = Instant::now();
+        let sample = |name| Sample {
+            name,
+            kind: EventKind::Counter,
+            value: 1.0,
+            relative: false,
+            labels: &tags,
+            weight: 1,
+        };
+        for name in [
+            "graygate.requests",
+            "process_cpu_seconds",
+            "statsd_exporter_lines_total",
+            "app.hits",
+        ] {
+            // Twice: the second sight of a refused name must be refused again (it never
+            // got a family, so the registry asks again).
+            state.handle(&sample(name), now);
+            state.handle(&sample(name), now);
+        }
+        let counter = EventKind::Counter.index();
+        assert_eq!(state.outcomes.conflicts[counter], 6);
+        assert_eq!(state.outcomes.events[counter], 2);
+        let mut families = Vec::new();
+        state.registry.render(now, &mut families);
+        let names: Vec<&str> = families.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["app_hits"]);
+    }
+
+    #[test]
     fn recycled_label_lists_keep_their_allocation() {
         let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(8);
         pairs.push(("a", "b"));
