@@ -2,8 +2,11 @@
 """End-to-end StatsD ingest over loopback: lines/s over TCP, and loss over UDP at a fixed rate,
 with the exporter's CPU time per million lines.
 
-Usage: bench/statsd/ingest.py [--exporter CMD] [--lines N] [--udp-rate R] [--seconds S]
-                              [--packet-bytes B] [--names K] [--skip-tcp] [--skip-udp]
+Usage: bench/statsd/ingest.py [--exporter CMD] [--sender CMD] [--lines N] [--udp-rate R]
+                              [--seconds S] [--packet-bytes B] [--names K] [--skip-tcp]
+                              [--skip-udp] [--extra=--exporter-flag=value ...]
+
+For mapped names: --extra=--statsd.mapping-config=bench/statsd/mapping.yml
 
 Starts the exporter (default: graygate's example binary) and sends with the Rust load
 generator (`statsd_load`), both built with
