@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""End-to-end StatsD ingest over loopback: lines/s over TCP, and loss over UDP at a fixed rate.
+"""End-to-end StatsD ingest over loopback: lines/s over TCP, and loss over UDP at a fixed rate,
+with the exporter's CPU time per million lines.
 
-Usage: bench/statsd/ingest.py [--exporter CMD] [--lines N] [--udp-rate R] [--seconds S]
-                              [--packet-bytes B] [--skip-tcp]
+Usage: bench/statsd/ingest.py [--exporter CMD] [--sender CMD] [--lines N] [--udp-rate R]
+                              [--seconds S] [--packet-bytes B] [--names K] [--skip-tcp]
+                              [--skip-udp] [--extra=--exporter-flag=value ...]
 
-Starts the exporter (default: graygate's example binary, built with
-`cargo build --release -p graygate-statsd-exporter --example statsd_exporter`; pass
-`--exporter statsd_exporter` to run Prometheus' binary from PATH side by side), sends
-100 distinct names, and reads statsd_exporter_lines_total from /metrics. Bounded: at most
+For mapped names: --extra=--statsd.mapping-config=bench/statsd/mapping.yml
+
+Starts the exporter (default: graygate's example binary) and sends with the Rust load
+generator (`statsd_load`), both built with
+`cargo build --release -p graygate-statsd-exporter --example statsd_exporter --example statsd_load`.
+`--exporter statsd_exporter` runs Prometheus' binary from PATH through the same script for
+a side-by-side figure. Lines received are read from statsd_exporter_lines_total on /metrics;
+CPU is the exporter's utime+stime from /proc/PID/stat over the phase. Bounded: at most
 --lines lines over TCP and --seconds of UDP, loopback only.
 """
 import argparse, os, socket, subprocess, sys, time, urllib.request
@@ -27,32 +33,53 @@ def lines_total(web):
     return 0.0
 
 def wait_lines(web, target, timeout):
+    """Polls until `target` lines arrived, or the count stops moving for 0.5 s."""
     deadline = time.time() + timeout
-    seen = 0.0
+    seen, last_change, last = 0.0, time.time(), -1.0
     while time.time() < deadline:
         seen = lines_total(web)
         if seen >= target:
             break
-        time.sleep(0.02)
+        if seen != last:
+            last, last_change = seen, time.time()
+        elif time.time() - last_change > 0.5:
+            break
+        time.sleep(0.05)
     return seen
+
+def udp_receive_buffer_errors():
+    """The kernel's count of datagrams dropped because a receive buffer was full (all sockets)."""
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Udp:")]
+    return int(rows[1][rows[0].index("RcvbufErrors")])
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 def main():
     ap = argparse.ArgumentParser()
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    ap.add_argument("--exporter", default=os.path.join(root, "target/release/examples/statsd_exporter"))
-    ap.add_argument("--lines", type=int, default=4_000_000)
+    examples = os.path.join(root, "target/release/examples")
+    ap.add_argument("--exporter", default=os.path.join(examples, "statsd_exporter"))
+    ap.add_argument("--sender", default=os.path.join(examples, "statsd_load"))
+    ap.add_argument("--lines", type=int, default=10_000_000)
     ap.add_argument("--udp-rate", type=int, default=2_000_000, help="lines per second")
-    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--packet-bytes", type=int, default=1400,
                     help="UDP datagram size limit; statsd clients pack lines up to ~1400 bytes")
+    ap.add_argument("--names", type=int, default=100)
     ap.add_argument("--skip-tcp", action="store_true")
+    ap.add_argument("--skip-udp", action="store_true")
+    ap.add_argument("--extra", action="append", default=[], help="extra exporter flag")
     args = ap.parse_args()
 
     tcp_port, udp_port, web_port = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
     web = f"127.0.0.1:{web_port}"
     proc = subprocess.Popen([args.exporter, f"--statsd.listen-tcp=127.0.0.1:{tcp_port}",
                              f"--statsd.listen-udp=127.0.0.1:{udp_port}", f"--web.listen-address={web}",
-                             "--log.level=error"])
+                             "--log.level=error", *args.extra])
     try:
         for _ in range(200):
             try:
@@ -60,49 +87,32 @@ def main():
                 break
             except OSError:
                 time.sleep(0.05)
-        names = [f"app.service{i}.requests:1|c\n" for i in range(100)]
-        block = "".join(names * 100).encode()  # 10,000 lines
-        # TCP: as fast as one connection goes.
-        base = lines_total(web)
-        if args.skip_tcp:
-            args.lines = 0
-        n_blocks = args.lines // 10_000
-        t0 = time.perf_counter()
-        with socket.create_connection(("127.0.0.1", tcp_port)) as s:
-            for _ in range(n_blocks):
-                s.sendall(block)
-        target = base + n_blocks * 10_000
-        seen = wait_lines(web, target, 120)
-        dt = time.perf_counter() - t0
-        if n_blocks:
-            print(f"tcp: {int(seen - base)} lines in {dt:.3f}s = {(seen - base) / dt / 1e6:.2f}M lines/s")
-
-        # UDP: paced multi-line packets of at most --packet-bytes; loss = sent - received.
-        per_packet = 0
-        size = 0
-        while per_packet < len(names) and size + len(names[per_packet]) <= args.packet_bytes:
-            size += len(names[per_packet])
-            per_packet += 1
-        per_packet = max(per_packet, 1)
-        packet = "".join(names[:per_packet]).rstrip("\n").encode()
-        pps = args.udp_rate / per_packet
-        base = lines_total(web)
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sent = 0
-        t0 = time.perf_counter()
-        while True:
-            now = time.perf_counter() - t0
-            if now >= args.seconds:
-                break
-            due = int(now * pps) + 1
-            while sent < due:
-                u.sendto(packet, ("127.0.0.1", udp_port))
-                sent += 1
-        elapsed = time.perf_counter() - t0
-        got = wait_lines(web, base + sent * per_packet, 10) - base
-        rate = sent * per_packet / elapsed
-        loss = 100.0 * (1 - got / (sent * per_packet))
-        print(f"udp: {per_packet} lines ({len(packet)} bytes) per datagram, offered {rate / 1e6:.2f}M lines/s for {elapsed:.1f}s, received {int(got)} of {sent * per_packet} lines, loss {loss:.2f}%")
+        print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+        if not args.skip_tcp:
+            base, cpu0 = lines_total(web), cpu_seconds(proc.pid)
+            t0 = time.perf_counter()
+            out = subprocess.run([args.sender, "tcp", f"127.0.0.1:{tcp_port}", str(args.lines),
+                                  str(args.names)], check=True, capture_output=True, text=True).stdout
+            seen = wait_lines(web, base + args.lines, 120) - base
+            dt = time.perf_counter() - t0
+            cpu = cpu_seconds(proc.pid) - cpu0
+            print(f"tcp: {int(seen)} of {args.lines} lines in {dt:.3f}s = {seen / dt / 1e6:.2f}M lines/s, "
+                  f"exporter CPU {cpu:.2f}s = {cpu / max(seen, 1) * 1e6:.3f} CPU s per M lines  [{out.strip()}]")
+        if not args.skip_udp:
+            base, cpu0, drops0 = lines_total(web), cpu_seconds(proc.pid), udp_receive_buffer_errors()
+            out = subprocess.run([args.sender, "udp", f"127.0.0.1:{udp_port}", str(args.udp_rate),
+                                  str(args.seconds), str(args.names), str(args.packet_bytes)],
+                                 check=True, capture_output=True, text=True).stdout
+            fields = dict(kv.split("=", 1) for kv in out.split())
+            sent = int(fields["udp_sent_lines"])
+            got = wait_lines(web, base + sent, 10) - base
+            cpu = cpu_seconds(proc.pid) - cpu0
+            drops = udp_receive_buffer_errors() - drops0
+            loss = 100.0 * (1 - got / max(sent, 1))
+            print(f"udp: offered {float(fields['rate']) / 1e6:.2f}M lines/s for {fields['seconds']}s "
+                  f"({fields['lines_per_datagram']} lines per datagram), received {int(got)} of {sent}, "
+                  f"loss {loss:.2f}% ({drops} datagrams dropped at the receive buffer), exporter CPU {cpu:.2f}s = {cpu / max(got, 1) * 1e6:.3f} CPU s per M lines "
+                  f"({cpu / float(fields['seconds']):.2f} cores)")
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -33,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut reused = Mapped::default();
     let mut cache = MapCache::new(4);
+    let mut uncached = MapCache::new(0);
     for name in names {
         for kind in [EventKind::Counter, EventKind::Gauge, EventKind::Observer] {
             let owned = mapper.map(name, kind);
@@ -47,6 +48,8 @@ fuzz_target!(|data: &[u8]| {
             let second = cache.get_or_map(&mapper, name, kind);
             assert_eq!(first.as_deref(), owned.as_ref());
             assert_eq!(second.as_deref(), owned.as_ref());
+            assert_eq!(cache.lookup(&mapper, name, kind), owned.as_ref());
+            assert_eq!(uncached.lookup(&mapper, name, kind), owned.as_ref());
         }
     }
 });

@@ -104,7 +104,7 @@ pub struct Statsd {
     /// Event batches in flight between the listeners and the mapper
     /// (`--statsd.event-queue-size`).
     pub event_queue_size: usize,
-    /// Events per batch (`--statsd.event-flush-threshold`).
+    /// Lines per batch (`--statsd.event-flush-threshold`).
     pub event_flush_threshold: usize,
     /// Longest time a listener holds a partial batch (`--statsd.event-flush-interval`).
     pub event_flush_interval_ms: u64,

@@ -1,5 +1,7 @@
-//! The embeddable exporter: listeners feed parsed events through a bounded queue to one
-//! consumer that maps them and updates the registry; `render` writes `/metrics`.
+//! The embeddable exporter: listeners feed batches of raw lines through a bounded queue to
+//! one consumer that parses them, maps the samples and updates the registry; `render`
+//! writes `/metrics`. Samples are borrowed from the batch from parse to registry, so the
+//! steady state (known names, known series) allocates nothing per line.
 
 use std::io;
 use std::net::SocketAddr;
@@ -9,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use graygate_statsd::{
-    Action, ConfigError, Event, EventKind, LineStats, MapCache, Mapper, ObserverType, Parser,
-    SampleError, escape_metric_name, set_label,
+    Action, ConfigError, EventKind, LineStats, MapCache, Mapped, Mapper, Mapping, ObserverType,
+    Parser, Sample, SampleError, escape_metric_name_in,
 };
 use tokio::sync::mpsc;
 
@@ -28,7 +30,7 @@ pub struct ExporterOptions {
     pub cache_size: usize,
     /// `--statsd.event-queue-size` (batches in flight)
     pub event_queue_size: usize,
-    /// `--statsd.event-flush-threshold`
+    /// `--statsd.event-flush-threshold` (lines per batch)
     pub flush_threshold: usize,
     /// `--statsd.event-flush-interval`
     pub flush_interval: Duration,
@@ -164,6 +166,16 @@ pub(crate) struct State {
     pub registry: Registry,
     pub outcomes: Outcomes,
     pub reserved: Reserved,
+    /// Buffers reused by `handle`, so that it does not allocate per sample.
+    scratch: Scratch,
+}
+
+#[derive(Default)]
+struct Scratch {
+    /// An escaped metric name.
+    name: String,
+    /// The allocation behind a sample's merged label list, empty between samples.
+    labels: Vec<(&'static str, &'static str)>,
 }
 
 pub(crate) struct Shared {
@@ -171,6 +183,8 @@ pub(crate) struct Shared {
     pub ingest: Ingest,
     pub options: ExporterOptions,
     pub started: Instant,
+    /// Emptied batch buffers, handed back to the listeners.
+    spare: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Shared {
@@ -187,11 +201,41 @@ impl Shared {
     }
 }
 
+/// Batch buffers kept for reuse; more are freed.
+const SPARE_BUFFERS: usize = 32;
+
+/// Lines from the listeners, each ending in `\n`: a datagram's pieces (empty ones
+/// included) or one TCP line, in arrival order.
+pub(crate) struct Lines {
+    pub text: Vec<u8>,
+    pub count: usize,
+}
+
+impl Lines {
+    /// Appends a datagram: each of its `\n`-separated pieces is a line.
+    pub(crate) fn push_datagram(&mut self, packet: &[u8]) {
+        self.text.extend_from_slice(packet);
+        self.text.push(b'\n');
+        self.count += 1 + packet.iter().filter(|b| **b == b'\n').count();
+    }
+
+    /// Appends one line that holds no `\n`.
+    pub(crate) fn push_line(&mut self, line: &[u8]) {
+        self.text.extend_from_slice(line);
+        self.text.push(b'\n');
+        self.count += 1;
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
 /// A statsd_exporter: cheap to clone, all clones share state.
 #[derive(Clone)]
 pub struct Exporter {
     pub(crate) shared: Arc<Shared>,
-    queue: mpsc::Sender<Vec<Event>>,
+    queue: mpsc::Sender<Lines>,
 }
 
 impl std::fmt::Debug for Exporter {
@@ -210,20 +254,39 @@ impl Exporter {
                 registry: Registry::default(),
                 outcomes: Outcomes::default(),
                 reserved: options.reserved.clone(),
+                scratch: Scratch::default(),
             }),
             ingest: Ingest::default(),
             options,
             started: Instant::now(),
+            spare: Mutex::new(Vec::new()),
         });
-        let (tx, mut rx) = mpsc::channel::<Vec<Event>>(shared.options.event_queue_size.max(1));
+        let (tx, mut rx) = mpsc::channel::<Lines>(shared.options.event_queue_size.max(1));
         let consumer = shared.clone();
         tokio::spawn(async move {
             while let Some(batch) = rx.recv().await {
                 let now = Instant::now();
-                let mut state = lock(&consumer.state);
-                for event in batch {
-                    state.handle(event, now);
+                let mut stats = LineStats::default();
+                let mut events = 0usize;
+                {
+                    let mut state = lock(&consumer.state);
+                    let parser = &consumer.options.parser;
+                    for line in lines(&batch.text) {
+                        parser.parse_line_with(line, &mut stats, |sample| {
+                            events += 1;
+                            state.handle(sample, now);
+                        });
+                    }
                 }
+                consumer.ingest.add(batch.count as u64, &stats);
+                let thresholds = events / consumer.options.flush_threshold.max(1);
+                if thresholds > 0 {
+                    consumer
+                        .ingest
+                        .threshold_flushes
+                        .fetch_add(thresholds as u64, Relaxed);
+                }
+                consumer.give_back(batch.text);
             }
         });
         let sweeper = Arc::downgrade(&shared);
@@ -245,47 +308,30 @@ impl Exporter {
         crate::listen::spawn(self, addrs)
     }
 
-    /// Parses a datagram (lines split on `\n`) and hands its events to the queue, as the
-    /// UDP listener does; for embedding and tests. Returns once queued.
+    /// Hands a datagram (lines split on `\n`) to the queue, as the UDP listener does; for
+    /// embedding and tests. Returns once queued.
     pub async fn ingest_datagram(&self, packet: &[u8]) {
-        let mut batch = Vec::new();
-        self.parse_datagram(packet, &mut batch);
+        let mut batch = self.lines();
+        batch.push_datagram(packet);
         self.flush(&mut batch).await;
     }
 
-    pub(crate) fn parse_datagram(&self, packet: &[u8], batch: &mut Vec<Event>) {
-        let mut stats = LineStats::default();
-        let mut lines = 0;
-        for line in packet.split(|b| *b == b'\n') {
-            lines += 1;
-            self.shared
-                .options
-                .parser
-                .parse_line(line, batch, &mut stats);
-        }
-        self.shared.ingest.add(lines, &stats);
+    /// An empty batch, on a buffer the consumer gave back when there is one.
+    pub(crate) fn lines(&self) -> Lines {
+        let text = self
+            .shared
+            .spare
+            .lock()
+            .map(|mut spare| spare.pop())
+            .unwrap_or_default()
+            .unwrap_or_default();
+        Lines { text, count: 0 }
     }
 
-    pub(crate) fn parse_one(&self, line: &[u8], batch: &mut Vec<Event>) {
-        let mut stats = LineStats::default();
-        self.shared
-            .options
-            .parser
-            .parse_line(line, batch, &mut stats);
-        self.shared.ingest.add(1, &stats);
-    }
-
-    /// Sends a batch to the consumer (waits while the queue is full).
-    pub(crate) async fn flush(&self, batch: &mut Vec<Event>) {
-        let thresholds = batch.len() / self.shared.options.flush_threshold.max(1);
-        if thresholds > 0 {
-            self.shared
-                .ingest
-                .threshold_flushes
-                .fetch_add(thresholds as u64, Relaxed);
-        }
-        let events = std::mem::take(batch);
-        let _ = self.queue.send(events).await;
+    /// Sends a batch to the consumer (waits while the queue is full); `batch` is left empty.
+    pub(crate) async fn flush(&self, batch: &mut Lines) {
+        let full = std::mem::replace(batch, self.lines());
+        let _ = self.queue.send(full).await;
     }
 
     pub(crate) fn options(&self) -> &ExporterOptions {
@@ -352,6 +398,28 @@ impl Exporter {
     }
 }
 
+impl Shared {
+    fn give_back(&self, mut text: Vec<u8>) {
+        text.clear();
+        if let Ok(mut spare) = self.spare.lock()
+            && spare.len() < SPARE_BUFFERS
+        {
+            spare.push(text);
+        }
+    }
+}
+
+/// The lines of a batch (each ends in `\n`), without their terminators.
+fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
+    // `str::split` finds the separator a word at a time; batches are nearly always UTF-8.
+    let (fast, slow) = match std::str::from_utf8(text) {
+        Ok(text) => (Some(text.split('\n').map(str::as_bytes)), None),
+        Err(_) => (None, Some(text.split(|b| *b == b'\n'))),
+    };
+    fast.into_iter().flatten().chain(slow.into_iter().flatten())
+}
+
 pub(crate) fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
     // A panic while holding the lock cannot leave the registry half-updated in a way that
     // matters more than losing metrics, so keep serving.
@@ -360,46 +428,51 @@ pub(crate) fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 
 impl State {
     /// statsd_exporter's `handleEvent`.
-    pub(crate) fn handle(&mut self, event: Event, now: Instant) {
-        let mapper = self.mapper.clone();
-        let mapped = self.cache.get_or_map(&mapper, &event.name, event.kind);
-        let mapping = mapped.as_ref().and_then(|m| mapper.mapping(m.mapping));
-        // Upstream repeats sampled observations as separate events; count them all.
+    pub(crate) fn handle(&mut self, event: &Sample<'_>, now: Instant) {
+        let State {
+            mapper,
+            cache,
+            registry,
+            outcomes,
+            reserved,
+            scratch,
+        } = self;
+        let mapper: &Mapper = mapper;
+        // Upstream repeats sampled observations as separate events; count them all (the
+        // repeats find the first one's mapping in the cache).
         let times = match event.kind {
             EventKind::Observer => u64::from(event.weight),
             _ => 1,
         };
-        self.cache.repeat_hits(times.saturating_sub(1));
+        cache.repeat_hits(times.saturating_sub(1));
+        let mapped = cache.lookup(mapper, event.name, event.kind);
+        let mapping = mapped.and_then(|m| mapper.mapping(m.mapping));
         if mapping.is_some_and(|m| m.spec.action == Action::Drop) {
-            self.outcomes.actions_drop += times;
+            outcomes.actions_drop += times;
             return;
         }
         let help = mapping
             .and_then(|m| m.spec.help.as_deref())
             .unwrap_or(DEFAULT_HELP);
-        let mut labels = event.labels;
-        let name = match (&mapped, mapping) {
+        let mut labels = recycle(std::mem::take(&mut scratch.labels));
+        let raw_name = match (mapped, mapping) {
             (Some(mapped), Some(mapping)) => {
                 if mapped.name().is_empty() {
-                    self.outcomes.empty_name += times;
+                    outcomes.empty_name += times;
+                    scratch.labels = recycle(labels);
                     return;
                 }
-                for (i, key) in mapping.label_keys().iter().enumerate() {
-                    let exists = labels.iter().any(|(k, _)| k == key);
-                    if mapping.spec.honor_labels && exists {
-                        continue;
-                    }
-                    set_label(&mut labels, key.clone(), mapped.label(i).to_owned());
-                }
-                self.outcomes.actions_map += times;
-                // Borrowed unless escaping changed it; the registry copies on first sight.
-                escape_metric_name(mapped.name())
+                merge_labels(event, mapped, mapping, &mut labels);
+                outcomes.actions_map += times;
+                mapped.name()
             }
             _ => {
-                self.outcomes.unmapped += times;
-                escape_metric_name(&event.name)
+                outcomes.unmapped += times;
+                labels.extend(event.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                event.name
             }
         };
+        let name = escape_metric_name_in(raw_name, &mut scratch.name);
         let ttl = mapping.map_or(mapper.defaults().ttl, |m| m.spec.ttl);
         let mut value = event.value;
         if let Some(scale) = mapping.and_then(|m| m.spec.scale) {
@@ -408,7 +481,8 @@ impl State {
         let (kind, update) = match event.kind {
             EventKind::Counter => {
                 if value < 0.0 {
-                    self.outcomes.negative_counter += times;
+                    outcomes.negative_counter += times;
+                    scratch.labels = recycle(labels);
                     return;
                 }
                 (Kind::Counter, Update::Add(value))
@@ -431,28 +505,179 @@ impl State {
         };
         // Names client_golang would refuse at scrape time, labels it would panic on, and our
         // own metric names are refused here instead, as conflicts.
-        let reserved = match kind {
-            Kind::Histogram => labels.iter().any(|(k, _)| k == "le"),
-            Kind::Summary => labels.iter().any(|(k, _)| k == "quantile"),
+        let refused_label = match kind {
+            Kind::Histogram => labels.iter().any(|(k, _)| *k == "le"),
+            Kind::Summary => labels.iter().any(|(k, _)| *k == "quantile"),
             _ => false,
         };
-        if name.is_empty() || reserved || telemetry::is_own(&name) || self.reserved.refuses(&name) {
-            self.outcomes.conflicts[event.kind.index()] += times;
+        if name.is_empty() || refused_label {
+            outcomes.conflicts[event.kind.index()] += times;
+            scratch.labels = recycle(labels);
             return;
         }
-        let summary = (kind == Kind::Summary).then(|| mapper.summary_options(mapping));
+        // Asked only for a name the registry has not seen (the check costs a comparison
+        // per reserved name and suffix).
+        let refuse = |name: &str| telemetry::is_own(name) || reserved.refuses(name);
+        let summary = || mapper.summary_options(mapping);
         let create = Create {
             help,
             buckets: mapper.buckets(mapping),
-            summary,
+            summary: (kind == Kind::Summary).then_some(&summary as &dyn Fn() -> _),
             ttl,
         };
-        match self
-            .registry
-            .update(&name, &labels, kind, update, &create, now)
-        {
-            Ok(()) => self.outcomes.events[event.kind.index()] += times,
-            Err(_) => self.outcomes.conflicts[event.kind.index()] += times,
+        match registry.update(name, &labels, kind, update, &create, now, refuse) {
+            Ok(()) => outcomes.events[event.kind.index()] += times,
+            Err(_) => outcomes.conflicts[event.kind.index()] += times,
         }
+        scratch.labels = recycle(labels);
+    }
+}
+
+/// The event's tags and the mapping's labels, sorted by name: a mapping label replaces a
+/// tag of the same name unless the mapping honors labels (upstream's `honor_labels`).
+fn merge_labels<'a>(
+    event: &'a Sample<'_>,
+    mapped: &'a Mapped,
+    mapping: &'a Mapping,
+    out: &mut Vec<(&'a str, &'a str)>,
+) {
+    let mut tags = event.labels.iter().peekable();
+    for (i, key) in mapping.label_keys().iter().enumerate() {
+        while let Some((k, v)) = tags.next_if(|(k, _)| k < key) {
+            out.push((k, v));
+        }
+        match tags.next_if(|(k, _)| k == key) {
+            Some((k, v)) if mapping.spec.honor_labels => out.push((k, v)),
+            _ => out.push((key, mapped.label(i))),
+        }
+    }
+    out.extend(tags.map(|(k, v)| (k.as_str(), v.as_str())));
+}
+
+/// An empty `Vec` of borrowed pairs, of any lifetime, on the same allocation: the label
+/// list is rebuilt for every sample from borrows that last only that long, and this keeps
+/// one allocation for all of them (an in-place `collect` of an emptied vector).
+fn recycle<'a, 'b>(mut pairs: Vec<(&'a str, &'a str)>) -> Vec<(&'b str, &'b str)> {
+    pairs.clear();
+    pairs.into_iter().map(|_| ("", "")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_keep_every_datagram_piece_and_tcp_line() {
+        let mut batch = Lines {
+            text: Vec::new(),
+            count: 0,
+        };
+        batch.push_datagram(b"a:1|c\n\nb:2|c");
+        batch.push_datagram(b"c:3|c\n");
+        batch.push_line(b"d:4|c");
+        batch.push_line(b"");
+        let pieces: Vec<&[u8]> = lines(&batch.text).collect();
+        let want: [&[u8]; 7] = [b"a:1|c", b"", b"b:2|c", b"c:3|c", b"", b"d:4|c", b""];
+        assert_eq!(pieces, want);
+        assert_eq!(batch.count, want.len());
+        // Bytes that are not UTF-8 take the byte-wise split, with the same pieces.
+        let mut odd = Lines {
+            text: Vec::new(),
+            count: 0,
+        };
+        odd.push_datagram(b"\xff:1|c\nb:2|c");
+        let pieces: Vec<&[u8]> = lines(&odd.text).collect();
+        assert_eq!(pieces, [&b"\xff:1|c"[..], b"b:2|c"]);
+        assert_eq!(odd.count, 2);
+    }
+
+    #[test]
+    fn mapping_labels_merge_with_tags_like_set_label() {
+        for honor in [false, true] {
+            let yaml = format!(
+                "mappings:\n- match: a.*\n  name: a\n  honor_labels: {honor}\n  labels:\n    bb: \"$1\"\n    dd: x\n"
+            );
+            let mapper = Mapper::from_yaml(&yaml).unwrap();
+            let mapped = mapper.map("a.m", EventKind::Counter).unwrap();
+            let mapping = mapper.mapping(mapped.mapping).unwrap();
+            let mut tags = graygate_statsd::Labels::new();
+            for (k, v) in [("aa", "t"), ("bb", "t"), ("cc", "t"), ("ee", "t")] {
+                graygate_statsd::set_label(&mut tags, k.into(), v.into());
+            }
+            let sample = Sample {
+                name: "a.m",
+                kind: EventKind::Counter,
+                value: 1.0,
+                relative: false,
+                labels: &tags,
+                weight: 1,
+            };
+            // The reference: upstream's rule, spelled with set_label on owned labels.
+            let mut want = tags.clone();
+            for (i, key) in mapping.label_keys().iter().enumerate() {
+                if !(honor && want.iter().any(|(k, _)| k == key)) {
+                    graygate_statsd::set_label(&mut want, key.clone(), mapped.label(i).into());
+                }
+            }
+            let mut got = Vec::new();
+            merge_labels(&sample, &mapped, mapping, &mut got);
+            let want: Vec<(&str, &str)> =
+                want.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            assert_eq!(got, want, "honor_labels {honor}");
+        }
+    }
+
+    #[test]
+    fn reserved_and_own_names_are_refused_every_time() {
+        let mut state = State {
+            mapper: Arc::new(Mapper::default()),
+            cache: MapCache::new(10),
+            registry: Registry::default(),
+            outcomes: Outcomes::default(),
+            reserved: Reserved {
+                prefixes: vec!["graygate_".into()],
+                names: vec!["process_cpu_seconds_total".into()],
+            },
+            scratch: Scratch::default(),
+        };
+        let tags = graygate_statsd::Labels::new();
+        let now = Instant::now();
+        let sample = |name| Sample {
+            name,
+            kind: EventKind::Counter,
+            value: 1.0,
+            relative: false,
+            labels: &tags,
+            weight: 1,
+        };
+        for name in [
+            "graygate.requests",
+            "process_cpu_seconds",
+            "statsd_exporter_lines_total",
+            "app.hits",
+        ] {
+            // Twice: the second sight of a refused name must be refused again (it never
+            // got a family, so the registry asks again).
+            state.handle(&sample(name), now);
+            state.handle(&sample(name), now);
+        }
+        let counter = EventKind::Counter.index();
+        assert_eq!(state.outcomes.conflicts[counter], 6);
+        assert_eq!(state.outcomes.events[counter], 2);
+        let mut families = Vec::new();
+        state.registry.render(now, &mut families);
+        let names: Vec<&str> = families.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["app_hits"]);
+    }
+
+    #[test]
+    fn recycled_label_lists_keep_their_allocation() {
+        let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(8);
+        pairs.push(("a", "b"));
+        let at = pairs.as_ptr() as usize;
+        let again: Vec<(&'static str, &'static str)> = recycle(pairs);
+        assert!(again.is_empty());
+        assert!(again.capacity() >= 8);
+        assert_eq!(again.as_ptr() as usize, at);
     }
 }

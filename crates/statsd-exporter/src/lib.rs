@@ -80,13 +80,13 @@ struct Flags {
     /// Size of the internal queue for processing events.
     #[arg(long = "statsd.event-queue-size", default_value_t = 10000)]
     event_queue_size: usize,
-    /// Number of events to hold before flushing.
+    /// Number of lines to hold before flushing.
     #[arg(long = "statsd.event-flush-threshold", default_value_t = 1000)]
     event_flush_threshold: usize,
     /// Maximum time between event queue flushes.
     #[arg(long = "statsd.event-flush-interval", default_value = "200ms")]
     event_flush_interval: String,
-    /// Accepted for compatibility; the UDP listener parses in place.
+    /// Accepted for compatibility; there is no packet queue (received lines are batched).
     #[arg(long = "statsd.udp-packet-queue-size", default_value_t = 10000)]
     udp_packet_queue_size: usize,
     /// Accepted for compatibility; not supported (must be empty).

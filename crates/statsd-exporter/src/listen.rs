@@ -1,24 +1,27 @@
-//! UDP, TCP and unixgram listeners. Each keeps a local event batch and hands it to the
-//! consumer when it reaches `--statsd.event-flush-threshold` events or
-//! `--statsd.event-flush-interval` has passed.
+//! UDP, TCP and unixgram listeners. Each keeps a local batch of raw lines and hands it to
+//! the consumer (which parses, maps and counts) when it reaches
+//! `--statsd.event-flush-threshold` lines, 64 KiB, or `--statsd.event-flush-interval` has
+//! passed. Listeners only receive and split: the CPU-heavy work is on the consumer.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use graygate_statsd::Event;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram};
 use tokio::time::{Instant, sleep_until};
 
-use crate::exporter::{Bound, Exporter, ListenerAddrs};
+use crate::exporter::{Bound, Exporter, Lines, ListenerAddrs};
 
 /// bufio.Reader's default size: a TCP line this long without a newline is "too long".
 const TCP_LINE_MAX: usize = 4096;
 /// Receive buffer asked for when `--statsd.read-buffer` is not given.
 const DEFAULT_READ_BUFFER: usize = 16 << 20;
+/// A batch this large is handed over whatever its line count, which bounds the memory a
+/// full queue holds.
+const BATCH_BYTES: usize = 64 << 10;
 
 pub(crate) fn spawn(exporter: &Exporter, addrs: &ListenerAddrs) -> io::Result<Bound> {
     let mut bound = Bound::default();
@@ -64,23 +67,24 @@ pub(crate) fn spawn(exporter: &Exporter, addrs: &ListenerAddrs) -> io::Result<Bo
 
 /// A batch with its flush deadline.
 struct Batch {
-    events: Vec<Event>,
+    lines: Lines,
     deadline: Instant,
 }
 
 impl Batch {
     fn new(exporter: &Exporter) -> Batch {
         Batch {
-            events: Vec::with_capacity(exporter.options().flush_threshold.min(65536)),
+            lines: exporter.lines(),
             deadline: Instant::now() + exporter.options().flush_interval,
         }
     }
 
     async fn maybe_flush(&mut self, exporter: &Exporter, force: bool) {
-        let full = self.events.len() >= exporter.options().flush_threshold.max(1);
-        if full || (force && !self.events.is_empty()) || Instant::now() >= self.deadline {
-            if !self.events.is_empty() {
-                exporter.flush(&mut self.events).await;
+        let full = self.lines.count >= exporter.options().flush_threshold.max(1)
+            || self.lines.text.len() >= BATCH_BYTES;
+        if full || (force && !self.lines.is_empty()) || Instant::now() >= self.deadline {
+            if !self.lines.is_empty() {
+                exporter.flush(&mut self.lines).await;
             }
             self.deadline = Instant::now() + interval(exporter);
         }
@@ -149,7 +153,7 @@ async fn datagrams<S: Datagrams>(
             received = socket.receive(&mut buf) => match received {
                 Ok(n) => {
                     packets(&exporter).fetch_add(1, Relaxed);
-                    exporter.parse_datagram(&buf[..n], &mut batch.events);
+                    batch.lines.push_datagram(&buf[..n]);
                     batch.maybe_flush(&exporter, false).await;
                 }
                 Err(e) => {
@@ -194,8 +198,7 @@ async fn tcp_connection(exporter: Exporter, mut stream: TcpStream) {
         let n = match read {
             Ok(0) => {
                 if !buf.is_empty() {
-                    let line = std::mem::take(&mut buf);
-                    exporter.parse_one(&line, &mut batch.events);
+                    batch.lines.push_line(&buf);
                 }
                 break;
             }
@@ -219,7 +222,7 @@ async fn tcp_connection(exporter: Exporter, mut stream: TcpStream) {
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];
             }
-            exporter.parse_one(line, &mut batch.events);
+            batch.lines.push_line(line);
             start += pos + 1;
         }
         if too_long || buf.len() - start >= TCP_LINE_MAX {

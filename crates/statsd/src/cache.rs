@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::fxhash::FxBuild;
 use crate::line::EventKind;
-use crate::mapper::{CachedMapping, Mapper};
+use crate::mapper::{CachedMapping, Mapped, Mapper};
 
 const NIL: u32 = u32::MAX;
 
@@ -29,6 +29,8 @@ pub struct MapCache {
     pub gets: u64,
     /// `statsd_metric_mapper_cache_hits_total`
     pub hits: u64,
+    /// The result of the last `lookup` when the cache is disabled.
+    scratch: Mapped,
 }
 
 impl std::fmt::Debug for MapCache {
@@ -51,6 +53,7 @@ impl MapCache {
             tail: NIL,
             gets: 0,
             hits: 0,
+            scratch: Mapped::default(),
         }
     }
 
@@ -95,18 +98,35 @@ impl MapCache {
         if self.capacity == 0 {
             return mapper.map(name, kind).map(Arc::new);
         }
+        let slot = self.slot(mapper, name, kind);
+        self.slots[slot as usize].value.clone()
+    }
+
+    /// Like [`MapCache::get_or_map`], borrowing the result instead of sharing it: no
+    /// reference count touched on a hit, and with the cache disabled the result is
+    /// expanded into a buffer kept for the next call.
+    pub fn lookup(&mut self, mapper: &Mapper, name: &str, kind: EventKind) -> Option<&Mapped> {
+        if self.capacity == 0 {
+            let found = mapper.map_into(name, kind, &mut self.scratch);
+            return found.then_some(&self.scratch);
+        }
+        let slot = self.slot(mapper, name, kind);
+        self.slots[slot as usize].value.as_deref()
+    }
+
+    /// The slot holding `name`'s result, mapped and inserted on a miss (counted).
+    fn slot(&mut self, mapper: &Mapper, name: &str, kind: EventKind) -> u32 {
         self.gets += 1;
         if let Some(&slot) = self.index[kind.index()].get(name) {
             self.hits += 1;
             self.touch(slot);
-            return self.slots[slot as usize].value.clone();
+            return slot;
         }
         let value = mapper.map(name, kind).map(Arc::new);
-        self.insert(name, kind, value.clone());
-        value
+        self.insert(name, kind, value)
     }
 
-    fn insert(&mut self, name: &str, kind: EventKind, value: CachedMapping) {
+    fn insert(&mut self, name: &str, kind: EventKind, value: CachedMapping) -> u32 {
         let slot = if self.slots.len() < self.capacity {
             self.slots.push(Slot {
                 key: name.into(),
@@ -129,6 +149,7 @@ impl MapCache {
         };
         self.index[kind.index()].insert(name.into(), slot);
         self.push_front(slot);
+        slot
     }
 
     fn touch(&mut self, slot: u32) {
@@ -204,5 +225,24 @@ mod tests {
         assert_eq!(cache.hits, 2);
         cache.clear();
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn lookup_agrees_with_get_or_map_and_counts_the_same() {
+        let mapper = Mapper::from_yaml("mappings:\n- match: a.*\n  name: a_$1\n").unwrap();
+        for capacity in [0, 1, 2] {
+            let (mut shared, mut borrowed) = (MapCache::new(capacity), MapCache::new(capacity));
+            for name in ["a.x", "zz", "a.y", "a.x", "zz", "a.x"] {
+                let want = shared.get_or_map(&mapper, name, EventKind::Counter);
+                let got = borrowed.lookup(&mapper, name, EventKind::Counter).cloned();
+                assert_eq!(
+                    got,
+                    want.as_deref().cloned(),
+                    "{name} at capacity {capacity}"
+                );
+            }
+            assert_eq!((borrowed.gets, borrowed.hits), (shared.gets, shared.hits));
+            assert_eq!(borrowed.len(), shared.len());
+        }
     }
 }

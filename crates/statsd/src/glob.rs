@@ -51,6 +51,10 @@ struct Node {
     /// That segment's text in `Edges::keys`: (start, length).
     only_key: (u32, u32),
     star: u32,
+    /// `fits` of the `star` child and of the `only` child, copied here by `Fsm::finish` so
+    /// a step reads one node instead of three.
+    star_fits: (u32, u32),
+    only_fits: (u32, u32),
     min_remaining: u32,
     max_remaining: u32,
     result: u32,
@@ -64,6 +68,8 @@ impl Node {
             only: NONE,
             only_key: (0, 0),
             star: NONE,
+            star_fits: (1, 0),
+            only_fits: (1, 0),
             min_remaining: remaining,
             max_remaining: remaining,
             result: NONE,
@@ -74,6 +80,16 @@ impl Node {
     fn fits(&self, fields_left: u32) -> bool {
         fields_left >= self.min_remaining && fields_left <= self.max_remaining
     }
+
+    fn bounds(&self) -> (u32, u32) {
+        (self.min_remaining, self.max_remaining)
+    }
+}
+
+/// Whether `fields_left` is within `(min, max)`; `(1, 0)` never fits.
+#[inline]
+fn within((min, max): (u32, u32), fields_left: u32) -> bool {
+    fields_left >= min && fields_left <= max
 }
 
 /// Every transition of the machine in one open-addressing table keyed by
@@ -361,6 +377,14 @@ impl Fsm {
     /// Call once after the last `add`, with every glob in definition order.
     pub(crate) fn finish(&mut self, globs: &[&str]) {
         self.backtracking = !self.ordering_disabled || needs_backtracking(globs);
+        for i in 0..self.nodes.len() {
+            let node = &self.nodes[i];
+            let bounds = |child: u32| self.nodes.get(child as usize).map_or((1, 0), Node::bounds);
+            let (star_fits, only_fits) = (bounds(node.star), bounds(node.only));
+            let node = &mut self.nodes[i];
+            node.star_fits = star_fits;
+            node.only_fits = only_fits;
+        }
     }
 
     /// The mapping index of the winning glob, with the capture buffer filled.
@@ -442,17 +466,20 @@ impl Fsm {
                 } else {
                     let node = &self.nodes[current as usize];
                     let left = (count - i - 1) as u32;
-                    let star = (node.star != NONE && self.nodes[node.star as usize].fits(left))
-                        .then_some(node.star);
+                    let star =
+                        (node.star != NONE && within(node.star_fits, left)).then_some(node.star);
                     let at = span(i);
                     let exact = if node.exact {
                         let key = bytes.get(at.0..at.1).unwrap_or_default();
-                        let child = if node.only != NONE {
-                            same_bytes(self.edges.key(node.only_key), key).then_some(node.only)
+                        if node.only != NONE {
+                            (within(node.only_fits, left)
+                                && same_bytes(self.edges.key(node.only_key), key))
+                            .then_some(node.only)
                         } else {
-                            self.edges.get(current, key, segment_hash(key))
-                        };
-                        child.filter(|e| self.nodes[*e as usize].fits(left))
+                            self.edges
+                                .get(current, key, segment_hash(key))
+                                .filter(|e| self.nodes[*e as usize].fits(left))
+                        }
                     } else {
                         None
                     };

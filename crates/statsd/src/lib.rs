@@ -20,9 +20,10 @@ pub use config::{
     MatchType, ObserverType, Quantile, SummaryOptions, parse_go_duration, valid_glob,
     valid_label_name,
 };
-pub use escape::escape_metric_name;
+pub use escape::{escape_metric_name, escape_metric_name_in};
 pub use fxhash::{FxBuild, FxHasher};
 pub use line::{
-    Event, EventKind, Labels, LineStats, MAX_WEIGHT, Parser, SampleError, parse_go_float, set_label,
+    Event, EventKind, Labels, LineStats, MAX_WEIGHT, Parser, Sample, SampleError, parse_go_float,
+    set_label,
 };
 pub use mapper::{CachedMapping, Mapped, Mapper, Mapping};

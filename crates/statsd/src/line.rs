@@ -4,6 +4,8 @@
 //! [`LineStats`], with the same reasons statsd_exporter uses for
 //! `statsd_exporter_sample_errors_total{reason}`.
 
+use std::borrow::Cow;
+
 use crate::escape::escape_metric_name;
 
 /// The kind of a StatsD event, as the mapper and the registry see it.
@@ -60,6 +62,38 @@ pub struct Event {
     /// observation `int(1/rate)` times; we carry the count instead (capped at
     /// [`MAX_WEIGHT`]).
     pub weight: u32,
+}
+
+/// One parsed sample, borrowed from the line (and the parser's label list): what
+/// [`Parser::parse_line_with`] hands to its callback, so a consumer that maps and counts
+/// events at once allocates nothing per sample. [`Sample::to_event`] makes it owned.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample<'a> {
+    /// The StatsD name with name-embedded tags removed (not escaped).
+    pub name: &'a str,
+    pub kind: EventKind,
+    /// Already divided by the sample rate for counters, and by 1000 for `ms`.
+    pub value: f64,
+    /// A gauge value written with a leading `+` or `-` is a delta.
+    pub relative: bool,
+    /// Labels from tags, sorted by name.
+    pub labels: &'a Labels,
+    /// How many identical events this stands for (see [`Event::weight`]).
+    pub weight: u32,
+}
+
+impl Sample<'_> {
+    /// The owned form.
+    pub fn to_event(&self) -> Event {
+        Event {
+            name: self.name.to_owned(),
+            kind: self.kind,
+            value: self.value,
+            relative: self.relative,
+            labels: self.labels.clone(),
+            weight: self.weight,
+        }
+    }
 }
 
 /// Upper bound on [`Event::weight`], so a line like `x:1|ms|@0.0000001` cannot make the
@@ -182,6 +216,17 @@ impl Parser {
     ///
     /// An empty line yields nothing and counts nothing, as upstream.
     pub fn parse_line(&self, line: &[u8], out: &mut Vec<Event>, stats: &mut LineStats) {
+        self.parse_line_with(line, stats, |sample| out.push(sample.to_event()));
+    }
+
+    /// Parses one line (no line terminator) and calls `each` with every sample, borrowed:
+    /// no allocation unless the line has tags or SignalFX brackets in its name.
+    pub fn parse_line_with(
+        &self,
+        line: &[u8],
+        stats: &mut LineStats,
+        mut each: impl FnMut(&Sample<'_>),
+    ) {
         if line.is_empty() {
             return;
         }
@@ -189,7 +234,7 @@ impl Parser {
             stats.error(SampleError::MalformedLine);
             return;
         };
-        let Some((raw_name, rest)) = line.split_once(':') else {
+        let Some((raw_name, rest)) = split_once_ascii(line, b':') else {
             stats.error(SampleError::MalformedLine);
             return;
         };
@@ -200,19 +245,21 @@ impl Parser {
 
         let mut labels = Labels::new();
         let name = self.name_and_tags(raw_name, &mut labels, stats);
-        let dogstatsd_tagged = rest.contains("|#");
+        // A byte scan: `str::contains` with a string pattern builds a searcher first, which
+        // costs more than scanning a few dozen bytes.
+        let dogstatsd_tagged = rest.as_bytes().windows(2).any(|w| w == b"|#");
         if dogstatsd_tagged && !labels.is_empty() {
             stats.error(SampleError::MixedTaggingStyles);
             return;
         }
 
-        let mut head = rest.splitn(3, '|');
+        let mut head = split_ascii(rest, b'|');
         let (Some(first), Some(kind)) = (head.next(), head.next()) else {
             stats.error(SampleError::NotEnoughPartsAfterColon);
             return;
         };
 
-        if first.contains(':') {
+        if first.bytes().any(|b| b == b':') {
             // DogStatsD extended aggregation: `name:1:2:3|ms|...`.
             if !matches!(kind, "ms" | "h" | "d") {
                 stats.error(SampleError::InvalidExtendedAggregateType);
@@ -225,13 +272,13 @@ impl Parser {
                 sample.push_str(value);
                 sample.push('|');
                 sample.push_str(suffix);
-                self.sample(&sample, &name, &mut labels, out, stats);
+                self.sample(&sample, &name, &mut labels, &mut each, stats);
             }
         } else if dogstatsd_tagged {
-            self.sample(rest, &name, &mut labels, out, stats);
+            self.sample(rest, &name, &mut labels, &mut each, stats);
         } else {
-            for sample in rest.split(':') {
-                self.sample(sample, &name, &mut labels, out, stats);
+            for sample in split_ascii(rest, b':') {
+                self.sample(sample, &name, &mut labels, &mut each, stats);
             }
         }
     }
@@ -241,7 +288,7 @@ impl Parser {
         sample: &str,
         name: &str,
         labels: &mut Labels,
-        out: &mut Vec<Event>,
+        each: &mut impl FnMut(&Sample<'_>),
         stats: &mut LineStats,
     ) {
         stats.samples += 1;
@@ -250,7 +297,7 @@ impl Parser {
         let max_parts = if self.dogstatsd_extras { 8 } else { 4 };
         let mut parts: [&str; 8] = [""; 8];
         let mut count = 0;
-        for part in sample.split('|') {
+        for part in split_ascii(sample, b'|') {
             if count == max_parts {
                 stats.error(SampleError::MalformedComponent);
                 return;
@@ -341,17 +388,26 @@ impl Parser {
                 return;
             }
         };
-        out.push(Event {
-            name: name.to_owned(),
+        each(&Sample {
+            name,
             kind,
             value,
             relative,
-            labels: labels.clone(),
+            labels,
             weight,
         });
     }
 
-    fn name_and_tags(&self, name: &str, labels: &mut Labels, stats: &mut LineStats) -> String {
+    fn name_and_tags<'a>(
+        &self,
+        name: &'a str,
+        labels: &mut Labels,
+        stats: &mut LineStats,
+    ) -> Cow<'a, str> {
+        // Most names have no tags: one pass over the bytes says so.
+        if !name.bytes().any(|c| matches!(c, b'[' | b']' | b'#' | b',')) {
+            return Cow::Borrowed(name);
+        }
         if self.signalfx {
             match (name.find('['), name.find(']')) {
                 (Some(start), Some(end)) if end > start => {
@@ -359,13 +415,13 @@ impl Parser {
                     let mut out = String::with_capacity(name.len());
                     out.push_str(&name[..start]);
                     out.push_str(&name[end + 1..]);
-                    return out;
+                    return Cow::Owned(out);
                 }
                 // `]` before `[`: statsd_exporter slices out of range and panics; we count a
                 // tag error and keep the name as it is.
                 (Some(_), Some(_)) | (Some(_), None) | (None, Some(_)) => {
                     stats.tag_errors += 1;
-                    return name.to_owned();
+                    return Cow::Borrowed(name);
                 }
                 (None, None) => {}
             }
@@ -373,11 +429,37 @@ impl Parser {
         for (i, c) in name.bytes().enumerate() {
             if (c == b'#' && self.librato) || (c == b',' && self.influxdb) {
                 name_tags(&name[i + 1..], labels, stats);
-                return name[..i].to_owned();
+                return Cow::Borrowed(&name[..i]);
             }
         }
-        name.to_owned()
+        Cow::Borrowed(name)
     }
+}
+
+/// `text.split(sep)` for an ASCII separator, with a plain byte loop: fields are a few bytes
+/// long, and `str::split`'s searcher costs more to set up than such a scan.
+fn split_ascii(text: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match split_once_ascii(current, sep) {
+            Some((field, after)) => {
+                rest = Some(after);
+                Some(field)
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
+}
+
+/// `text.split_once(sep)` for an ASCII separator, with a plain byte loop.
+fn split_once_ascii(text: &str, sep: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|b| b == sep)?;
+    // `sep` is ASCII, so both sides are on character boundaries.
+    Some((text.get(..at)?, text.get(at + 1..)?))
 }
 
 /// `k=v,k2=v2` (InfluxDB, Librato, SignalFX).
@@ -436,8 +518,7 @@ pub fn parse_go_float(s: &str) -> Option<f64> {
 fn parse_go_float_or_range(s: &str) -> Result<f64, f64> {
     let body = s.strip_prefix(['+', '-']).unwrap_or(s);
     let negative = s.starts_with('-');
-    let lower = body.to_ascii_lowercase();
-    if lower == "inf" || lower == "infinity" {
+    if body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity") {
         return Ok(if negative {
             f64::NEG_INFINITY
         } else {
@@ -445,7 +526,7 @@ fn parse_go_float_or_range(s: &str) -> Result<f64, f64> {
         });
     }
     // Go reads a sign before "inf" and "infinity" only: "+nan" is a syntax error.
-    if lower == "nan" && body.len() == s.len() {
+    if body.eq_ignore_ascii_case("nan") && body.len() == s.len() {
         return Ok(f64::NAN);
     }
     if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {

@@ -14,20 +14,31 @@ pub(crate) type Span = (u32, u32);
 /// A glob mapping's name and label templates, compiled for expansion into spans.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Expansion {
-    /// Every literal part, back to back.
+    /// Every literal piece, back to back.
     literals: String,
     /// The name, then each label value.
     parts: Vec<Part>,
+    /// The pieces of every mixed part, back to back.
+    pieces: Vec<Piece>,
     /// Whether some part is a capture (so the metric name is copied into the result).
     uses_name: bool,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// Plain `Copy` data, so expanding is a loop over small values with no pointer chasing.
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Part {
     /// A range of `literals`.
     Literal(Span),
-    Capture(usize),
-    Mixed(Template),
+    Capture(u32),
+    /// A range of `pieces`, concatenated.
+    Mixed(u32, u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Piece {
+    /// A range of `literals`.
+    Literal(Span),
+    Capture(u32),
 }
 
 impl Expansion {
@@ -37,18 +48,34 @@ impl Expansion {
         capture_count: usize,
     ) -> Expansion {
         let mut literals = String::new();
+        let mut literal = |s: &str| {
+            let start = literals.len() as u32;
+            literals.push_str(s);
+            (start, literals.len() as u32)
+        };
         let mut parts = Vec::new();
+        let mut pieces = Vec::new();
         for text in templates {
             let template = Template::new(text, capture_count);
             let part = match template.pieces.as_slice() {
                 [] => Part::Literal((0, 0)),
-                [Piece::Literal(s)] => {
-                    let start = literals.len() as u32;
-                    literals.push_str(s);
-                    Part::Literal((start, literals.len() as u32))
-                }
+                [Piece::Literal(_)] => Part::Literal(literal(&template.literals)),
                 [Piece::Capture(n)] => Part::Capture(*n),
-                _ => Part::Mixed(template),
+                mixed => {
+                    let from = pieces.len() as u32;
+                    for piece in mixed {
+                        pieces.push(match *piece {
+                            Piece::Literal((start, end)) => Piece::Literal(literal(
+                                template
+                                    .literals
+                                    .get(start as usize..end as usize)
+                                    .unwrap_or_default(),
+                            )),
+                            capture => capture,
+                        });
+                    }
+                    Part::Mixed(from, pieces.len() as u32)
+                }
             };
             parts.push(part);
         }
@@ -56,12 +83,17 @@ impl Expansion {
         Expansion {
             literals,
             parts,
+            pieces,
             uses_name,
         }
     }
 
     /// Writes the result for a match of `name` with `captures` into `buf` (cleared first)
     /// and one span of `buf` per part into `spans` (cleared first).
+    ///
+    /// `buf` is the name (when a part needs it) followed by every literal, two copies in
+    /// all; plain parts are spans of those, and only a mixed part appends text, copied from
+    /// within `buf`.
     pub(crate) fn expand(
         &self,
         name: &str,
@@ -77,38 +109,52 @@ impl Expansion {
         }
         let base = buf.len() as u32;
         buf.push_str(&self.literals);
-        spans.extend(self.parts.iter().map(|part| match part {
-            Part::Literal((start, end)) => (base + start, base + end),
-            Part::Capture(n) => captures.get(*n).copied().unwrap_or((0, 0)),
-            Part::Mixed(template) => {
-                let start = buf.len() as u32;
-                template.expand(name, captures, buf);
-                (start, buf.len() as u32)
-            }
-        }));
+        let capture = |n: u32| captures.get(n as usize).copied().unwrap_or((0, 0));
+        spans.reserve(self.parts.len());
+        for part in &self.parts {
+            let span = match *part {
+                Part::Literal((start, end)) => (base + start, base + end),
+                Part::Capture(n) => capture(n),
+                Part::Mixed(from, to) => {
+                    let start = buf.len() as u32;
+                    let pieces = self.pieces.get(from as usize..to as usize);
+                    for piece in pieces.unwrap_or_default() {
+                        let (from, to) = match *piece {
+                            Piece::Literal((start, end)) => (base + start, base + end),
+                            Piece::Capture(n) => capture(n),
+                        };
+                        // Spans of `buf` on character boundaries: captures end at dots or
+                        // the name's end, literals are whole strings.
+                        if from < to && to as usize <= buf.len() {
+                            buf.extend_from_within(from as usize..to as usize);
+                        }
+                    }
+                    (start, buf.len() as u32)
+                }
+            };
+            spans.push(span);
+        }
     }
 }
 
-/// A compiled glob template.
+/// A compiled glob template: pieces whose literals are spans of `literals`.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Template {
+struct Template {
+    literals: String,
     pieces: Vec<Piece>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-enum Piece {
-    Literal(String),
-    Capture(usize),
 }
 
 impl Template {
     /// Compiles `text` for a glob with `capture_count` wildcards.
-    pub(crate) fn new(text: &str, capture_count: usize) -> Template {
+    fn new(text: &str, capture_count: usize) -> Template {
+        let mut template = Template {
+            literals: String::new(),
+            pieces: Vec::new(),
+        };
         let refs = references(text);
         if refs.is_empty() {
-            return Template {
-                pieces: vec![Piece::Literal(text.to_owned())],
-            };
+            template.literal(text);
+            return template;
         }
         // Upstream rewrites the text reference by reference, replacing every occurrence
         // of each reference's text with `%s` (or nothing), then formats with Sprintf.
@@ -119,9 +165,9 @@ impl Template {
             let index = group
                 .bytes()
                 .all(|b| b.is_ascii_digit())
-                .then(|| group.parse::<usize>().ok())
+                .then(|| group.parse::<u32>().ok())
                 .flatten()
-                .filter(|n| (1..=capture_count).contains(n));
+                .filter(|n| (1..=capture_count).contains(&(*n as usize)));
             match index {
                 Some(n) => {
                     format = format.replace(full, "\u{0}");
@@ -131,38 +177,48 @@ impl Template {
             }
         }
         if indexes.is_empty() {
-            return Template {
-                pieces: vec![Piece::Literal(format)],
-            };
+            template.literal(&format);
+            return template;
         }
-        let mut pieces = Vec::new();
         let mut indexes = indexes.into_iter();
         for (i, part) in format.split('\u{0}').enumerate() {
             if i > 0 {
                 // Sprintf with too few arguments prints `%!s(MISSING)`.
                 match indexes.next() {
-                    Some(n) => pieces.push(Piece::Capture(n)),
-                    None => pieces.push(Piece::Literal("%!s(MISSING)".into())),
+                    Some(n) => template.pieces.push(Piece::Capture(n)),
+                    None => template.literal("%!s(MISSING)"),
                 }
             }
             if !part.is_empty() {
-                pieces.push(Piece::Literal(part.to_owned()));
+                template.literal(part);
             }
         }
-        Template { pieces }
+        template
     }
 
-    /// Appends the expansion to `out`; `captures` are spans of `name`.
-    pub(crate) fn expand(&self, name: &str, captures: &[Span], out: &mut String) {
+    fn literal(&mut self, text: &str) {
+        let start = self.literals.len() as u32;
+        self.literals.push_str(text);
+        self.pieces
+            .push(Piece::Literal((start, self.literals.len() as u32)));
+    }
+
+    /// Appends the expansion to `out`, piece by piece; `captures` are spans of `name`.
+    /// The reference the tests hold [`Expansion::expand`] to.
+    #[cfg(test)]
+    fn expand(&self, name: &str, captures: &[Span], out: &mut String) {
+        let text = |text: &'_ str, (start, end): Span| -> String {
+            text.get(start as usize..end as usize)
+                .unwrap_or_default()
+                .to_owned()
+        };
         for piece in &self.pieces {
-            match piece {
-                Piece::Literal(s) => out.push_str(s),
-                Piece::Capture(n) => out.push_str(
-                    captures
-                        .get(*n)
-                        .and_then(|(start, end)| name.get(*start as usize..*end as usize))
-                        .unwrap_or(""),
-                ),
+            match *piece {
+                Piece::Literal(span) => out.push_str(&text(&self.literals, span)),
+                Piece::Capture(n) => out.push_str(&text(
+                    name,
+                    captures.get(n as usize).copied().unwrap_or((0, 0)),
+                )),
             }
         }
     }

@@ -306,3 +306,66 @@ fn upstream_line_cases() {
         assert!(events.is_empty(), "{line}");
     }
 }
+
+#[test]
+fn borrowed_samples_match_owned_events() {
+    let parser = Parser::default();
+    for line in [
+        "foo:1|c",
+        "foo:1:2|c|@0.5",
+        "foo,env=prod:3|g",
+        "foo#env=prod:3|g",
+        "foo[env=prod]bar:3|g",
+        "foo:1|ms|#a:b,c:d",
+        "foo:1:2:3|h|@0.25",
+        "foo:nan|g",
+        "foo:INF|g",
+        "foo:x|c",
+        "foo",
+    ] {
+        let (events, stats) = parse(line);
+        let mut seen = Vec::new();
+        let mut borrowed_stats = LineStats::default();
+        parser.parse_line_with(line.as_bytes(), &mut borrowed_stats, |s| {
+            seen.push(s.to_event());
+        });
+        assert_eq!(seen.len(), events.len(), "{line}");
+        for (a, b) in seen.iter().zip(&events) {
+            // NaN != NaN: compare the bits.
+            assert_eq!(a.value.to_bits(), b.value.to_bits(), "{line}");
+            assert_eq!((&a.name, a.kind, &a.labels), (&b.name, b.kind, &b.labels));
+        }
+        assert_eq!(borrowed_stats, stats, "{line}");
+    }
+    // A plain name is a slice of the line itself.
+    let line = b"app.requests:1|c";
+    let mut name_at = None;
+    parser.parse_line_with(line, &mut LineStats::default(), |s| {
+        name_at = Some(s.name.as_ptr());
+    });
+    assert_eq!(name_at, Some(line.as_ptr()));
+}
+
+#[test]
+fn infinity_and_nan_spellings_ignore_case() {
+    assert_eq!(parse_go_float("Inf"), Some(f64::INFINITY));
+    assert_eq!(parse_go_float("-INFINITY"), Some(f64::NEG_INFINITY));
+    assert!(parse_go_float("NaN").is_some_and(f64::is_nan));
+    assert_eq!(parse_go_float("infinit"), None);
+}
+
+#[test]
+fn ascii_splits_agree_with_str_split() {
+    for text in ["", ":", "a", "a:b", ":a:", "a::b", "é:ü:", "1|c|@0.5|#a:b"] {
+        for sep in [b':', b'|'] {
+            let want: Vec<&str> = text.split(char::from(sep)).collect();
+            let got: Vec<&str> = split_ascii(text, sep).collect();
+            assert_eq!(got, want, "{text:?} on {sep}");
+            assert_eq!(
+                split_once_ascii(text, sep),
+                text.split_once(char::from(sep)),
+                "{text:?} on {sep}"
+            );
+        }
+    }
+}
