@@ -293,12 +293,7 @@ async fn respond<I: AsyncWrite + Unpin>(
         keep_alive = false;
         Framing::Close
     };
-    out.clear();
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
+    status_line(out, status);
     for (name, value) in &parts.headers {
         if name == header::CONNECTION || name == header::TRANSFER_ENCODING {
             continue;
@@ -380,6 +375,16 @@ async fn respond<I: AsyncWrite + Unpin>(
     Ok(keep_alive)
 }
 
+/// Starts `out` over with an HTTP/1.1 status line.
+fn status_line(out: &mut Vec<u8>, status: StatusCode) {
+    out.clear();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
 fn field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
@@ -411,12 +416,7 @@ async fn refuse<I: AsyncWrite + Unpin>(wire: &Wire<I>, status: StatusCode, out: 
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => b"431 Request Header Fields Too Large\n",
         _ => b"400 Bad Request\n",
     };
-    out.clear();
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
+    status_line(out, status);
     field(out, b"content-type", b"text/plain; charset=utf-8");
     field(
         out,

@@ -9,7 +9,7 @@ use crate::pipeline;
 use crate::snapshot::{ServerLimits, Snapshot};
 use arc_swap::ArcSwap;
 use graygate_metrics::{PerWorker, Registry, WorkerCells};
-use graygate_upstream::Pools;
+use graygate_upstream::{LazyTimer, Pools};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -637,17 +637,16 @@ enum Expired {
     Idle,
 }
 
-/// The one timer of a client connection, for all three of its timeouts, re-armed lazily. Each
+/// The one timer of a client connection, for all three of its timeouts ([`LazyTimer`]). Each
 /// wake-up of the connection works out which deadline comes first from the connection's clocks
-/// (a few loads, no clock read); the timer moves only when it would fire too late for that
-/// deadline, or when it fired early for one that has moved since. The keepalive deadline moves
-/// with every request, but later, so a busy connection re-arms about once per keepalive period,
-/// and an idle one sleeps until its deadline (no periodic wake-ups). Must be polled after the
-/// connection in the same wake-up (the driver's select is biased): the connection's reads and
-/// writes update the clocks, and its I/O is what wakes the task for a deadline that came closer.
+/// (a few loads, no clock read). The keepalive deadline moves with every request, but later, so
+/// a busy connection re-arms about once per keepalive period, and an idle one sleeps until its
+/// deadline (no periodic wake-ups). Must be polled after the connection in the same wake-up
+/// (the driver's select is biased): the connection's reads and writes update the clocks, and
+/// its I/O is what wakes the task for a deadline that came closer.
 #[derive(Default)]
 struct ConnTimer {
-    sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    timer: LazyTimer,
 }
 
 impl ConnTimer {
@@ -658,29 +657,14 @@ impl ConnTimer {
         timeouts: Timeouts,
         closing: bool,
     ) -> std::task::Poll<Expired> {
-        use std::task::Poll;
-        let Some((at, expired)) = next_deadline(conn, timeouts, closing) else {
+        match next_deadline(conn, timeouts, closing) {
+            Some((at, expired)) => self
+                .timer
+                .poll_until(cx, tokio::time::Instant::from_std(at))
+                .map(|()| expired),
             // A request is in flight and its response is moving: nothing can expire.
-            return Poll::Pending;
-        };
-        let at = tokio::time::Instant::from_std(at);
-        let sleep = self
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
-        if sleep.deadline() > at {
-            sleep.as_mut().reset(at);
+            None => std::task::Poll::Pending,
         }
-        if sleep.as_mut().poll(cx).is_pending() {
-            return Poll::Pending;
-        }
-        if tokio::time::Instant::now() < at {
-            // Fired for a deadline that has moved later since: wait for the new one.
-            sleep.as_mut().reset(at);
-            if sleep.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-        }
-        Poll::Ready(expired)
     }
 }
 

@@ -12,9 +12,11 @@
 
 mod h1;
 mod pool;
+mod timer;
 
 pub use h1::{Chunked, Decoded};
 pub use pool::{PooledBody, Pools};
+pub use timer::LazyTimer;
 
 /// A boxed error from a request body.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
