@@ -31,6 +31,8 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
+/// Largest write buffer a connection keeps between responses.
+const OUT_KEPT: usize = 4 * 1024;
 /// Room kept free in the read buffer before each read.
 const READ_CHUNK: usize = 8 * 1024;
 /// A response body frame larger than this is written on its own instead of copied behind the
@@ -107,7 +109,13 @@ pub(crate) async fn serve<I>(
             client_version,
             keep_alive,
         };
-        match respond(&wire, &mut out, parts, body, reply).await {
+        let sent = respond(&wire, &mut out, parts, body, reply).await;
+        // Small bodies are copied behind the head; a connection does not keep a large buffer
+        // from one such response while it idles.
+        if out.capacity() > OUT_KEPT {
+            out = Vec::with_capacity(512);
+        }
+        match sent {
             Ok(true) => {}
             Ok(false) => {
                 let _ = poll_fn(|cx| Pin::new(&mut *wire.io.borrow_mut()).poll_shutdown(cx)).await;
