@@ -9,16 +9,14 @@
 //! Requests are served one at a time; pipelined requests wait in the buffer. HTTP/2 stays with
 //! hyper (`worker.rs`).
 
-use crate::body::BoxError;
-use crate::body::{ClientBody, ProxyBody};
-use crate::pipeline;
-use crate::worker::Clocks;
-use crate::worker::{Conn, Worker};
-use head::{BodyState, Head, has_token};
-
 mod head;
+
+use crate::body::{BoxError, ClientBody, ProxyBody};
+use crate::pipeline;
+use crate::worker::{Clocks, Conn, Worker};
 use bytes::{Bytes, BytesMut};
 use graygate_upstream::Decoded;
+use head::{BodyState, Head, has_token};
 use http::header;
 use http::{Method, StatusCode, Version};
 use http_body::{Body, Frame, SizeHint};
@@ -31,13 +29,14 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
-/// Largest write buffer a connection keeps between responses.
-const OUT_KEPT: usize = 4 * 1024;
+/// Largest write buffer a connection keeps between responses: room for a head and a body
+/// copied behind it.
+const OUT_KEPT: usize = 16 * 1024;
 /// Room kept free in the read buffer before each read.
 const READ_CHUNK: usize = 8 * 1024;
 /// A response body frame larger than this is written on its own instead of copied behind the
 /// head.
-const COPY_LIMIT: usize = 16 * 1024;
+const COPY_LIMIT: usize = 8 * 1024;
 
 /// What the connection needs of the server's limits.
 pub(crate) struct Limits {
