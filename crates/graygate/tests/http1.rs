@@ -116,3 +116,33 @@ fn a_head_arriving_byte_by_byte_is_served() {
     c.send_raw(b"GET / HTTP/1.1\r\nHost: a\r\nCookie: uuid=x\r\n\r\n");
     assert_eq!(c.read_reply(false).expect("after head").text(), "home");
 }
+
+#[test]
+fn a_connection_that_gave_back_its_buffer_after_idling_serves_the_next_requests() {
+    let gw = files();
+    let mut c = Client::connect(gw.addr);
+    assert_eq!(c.get("/", &["Cookie: uuid=x"]).text(), "home");
+    // Past the moment an idle connection gives back its read buffer (1 s).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // The next head arrives in two reads, the first onto the stack, the rest appended.
+    c.send_raw(b"GET / HTTP/1.1\r\nHo");
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    c.send_raw(b"st: a\r\nCookie: uuid=x\r\n\r\n");
+    let reply = c.read_reply(false).expect("after idling");
+    assert_eq!((reply.status, reply.text().as_str()), (200, "home"));
+    // A request with a body and a pipelined one behind it, after idling again: the unread body
+    // is skipped from the buffer and the second request served.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let body = "x".repeat(1_000);
+    c.send_raw(
+        format!(
+            "POST / HTTP/1.1\r\nHost: a\r\nCookie: uuid=x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    c.send_raw(b"GET / HTTP/1.1\r\nHost: a\r\nCookie: uuid=x\r\n\r\n");
+    let _ = c.read_reply(false).expect("post");
+    let reply = c.read_reply(false).expect("get after post");
+    assert_eq!((reply.status, reply.text().as_str()), (200, "home"));
+}

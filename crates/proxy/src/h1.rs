@@ -34,6 +34,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 const OUT_KEPT: usize = 16 * 1024;
 /// Room kept free in the read buffer before each read.
 const READ_CHUNK: usize = 8 * 1024;
+/// The first read of a connection that gave back its buffer, onto the stack.
+const LEAN_READ: usize = 4 * 1024;
 /// A response body frame larger than this is written on its own instead of copied behind the
 /// head.
 const COPY_LIMIT: usize = 8 * 1024;
@@ -69,7 +71,7 @@ pub(crate) async fn serve<I>(
     let mut head = Head::default();
     let mut out = Vec::with_capacity(512);
     loop {
-        match read_head(&wire, &limits, &mut head, &closing).await {
+        match read_head(&wire, &limits, &mut head, &closing, &conn.lean).await {
             Ok(true) => {}
             Ok(false) | Err(HeadError::Io) => return,
             Err(HeadError::Refuse(status)) => return refuse(&wire, status, &mut out).await,
@@ -184,15 +186,34 @@ impl<I> Drop for Wire<I> {
 }
 
 impl<I: AsyncRead + Unpin> Wire<I> {
-    /// Reads more bytes into the buffer; `Ok(0)` at the end of the stream.
+    /// Reads more bytes into the buffer; `Ok(0)` at the end of the stream. A connection that
+    /// gave back its buffer (idle, see `lean`) reads onto the stack and keeps only what arrived,
+    /// typically one whole request head.
     fn poll_fill(&self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let mut inbound = self.inbound.borrow_mut();
         let buf = &mut inbound.buf;
+        let mut io = self.io.borrow_mut();
+        if buf.capacity() == 0 {
+            let mut stack = [const { std::mem::MaybeUninit::<u8>::uninit() }; LEAN_READ];
+            let mut read = tokio::io::ReadBuf::uninit(&mut stack);
+            return Pin::new(&mut *io).poll_read(cx, &mut read).map_ok(|()| {
+                buf.extend_from_slice(read.filled());
+                read.filled().len()
+            });
+        }
         if buf.capacity() - buf.len() < 1024 {
             buf.reserve(READ_CHUNK);
         }
-        let mut io = self.io.borrow_mut();
         pin!(io.read_buf(buf)).poll(cx)
+    }
+
+    /// Gives back the read buffer while nothing of a request is in it (an idle keepalive
+    /// connection then holds no buffer, as in nginx).
+    fn lean(&self) {
+        let mut inbound = self.inbound.borrow_mut();
+        if inbound.buf.is_empty() && inbound.buf.capacity() > 0 {
+            inbound.buf = BytesMut::new();
+        }
     }
 }
 
@@ -212,6 +233,7 @@ async fn read_head<I: AsyncRead + Unpin>(
     limits: &Limits,
     head: &mut Head,
     closing: &Cell<bool>,
+    lean: &Cell<bool>,
 ) -> Result<bool, HeadError> {
     loop {
         {
@@ -243,6 +265,9 @@ async fn read_head<I: AsyncRead + Unpin>(
         let filled = poll_fn(|cx| {
             if closing.get() && wire.inbound.borrow().buf.is_empty() {
                 return Poll::Ready(None);
+            }
+            if lean.get() {
+                wire.lean();
             }
             wire.poll_fill(cx).map(Some)
         });

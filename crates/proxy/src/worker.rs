@@ -329,6 +329,9 @@ pub(crate) struct Conn {
     served: Cell<u64>,
     in_flight: Cell<u32>,
     idle_since: Cell<Instant>,
+    /// The connection has idled long enough to give back its buffers (until its next
+    /// request); its HTTP/1 side does so the next time it is polled.
+    pub(crate) lean: Cell<bool>,
     /// The header and send timeouts' clocks.
     pub(crate) clocks: Rc<Clocks>,
 }
@@ -337,6 +340,7 @@ impl Conn {
     /// Counts a request in; returns how many this connection has now served.
     pub(crate) fn begin_request(&self, worker: &Worker) -> u64 {
         worker.cells().writing.inc();
+        self.lean.set(false);
         self.in_flight.set(self.in_flight.get() + 1);
         self.served.set(self.served.get() + 1);
         self.served.get()
@@ -489,6 +493,7 @@ fn conn(peer: SocketAddr, tls: bool, clocks: Rc<Clocks>) -> Rc<Conn> {
         served: Cell::new(0),
         in_flight: Cell::new(0),
         idle_since: Cell::new(Instant::now()),
+        lean: Cell::new(false),
         clocks,
     })
 }
@@ -515,6 +520,7 @@ async fn serve_http1<I>(
         keepalive: limits.keepalive_timeout,
         header: Some(limits.client_header_timeout),
         send: Some(limits.send_timeout),
+        lean_after: Some(LEAN_AFTER),
     };
     // Between requests the connection sees the flag before its next read and closes.
     let graceful = |_: std::pin::Pin<&mut _>| closing.set(true);
@@ -553,6 +559,7 @@ async fn serve_http2<I>(
         keepalive: limits.keepalive_timeout,
         header: None,
         send: None,
+        lean_after: None,
     };
     let ended = drive(
         connection,
@@ -575,7 +582,14 @@ struct Timeouts {
     header: Option<Duration>,
     /// Cut off a client that takes no part of a response for this long.
     send: Option<Duration>,
+    /// Let an idle connection give back its buffers after this long without a request.
+    lean_after: Option<Duration>,
 }
+
+/// How long an HTTP/1 connection idles before it gives back its read buffer: long enough that
+/// a busy connection never does (a buffer per request would cost more than it saves), short
+/// enough that thousands of idle keepalive connections hold little memory.
+const LEAN_AFTER: Duration = Duration::from_secs(1);
 
 /// Runs a connection to its end (its output; `None` when a timeout cut it off), closing it
 /// gracefully when it idles past the keepalive timeout or when the gateway shuts down, and
@@ -615,6 +629,8 @@ where
                     closing = true;
                     graceful(connection.as_mut());
                 }
+                // The connection is polled next (biased select) and lets go of its buffers.
+                Expired::Lean => conn.lean.set(true),
             },
             _ = shutdown.wait_for(|stop| *stop), if !closing => {
                 closing = true;
@@ -635,13 +651,15 @@ enum Expired {
     Send,
     /// No request in flight for the keepalive timeout.
     Idle,
+    /// No request in flight for a while: time to give back buffers.
+    Lean,
 }
 
-/// The one timer of a client connection, for all three of its timeouts ([`LazyTimer`]). Each
-/// wake-up of the connection works out which deadline comes first from the connection's clocks
-/// (a few loads, no clock read). The keepalive deadline moves with every request, but later, so
-/// a busy connection re-arms about once per keepalive period, and an idle one sleeps until its
-/// deadline (no periodic wake-ups). Must be polled after the connection in the same wake-up
+/// The one timer of a client connection, for its timeouts and for giving back buffers when
+/// idle ([`LazyTimer`]). Each wake-up of the connection works out which deadline comes first
+/// from the connection's clocks (a few loads, no clock read). The idle deadlines move with every
+/// request, but later, so a busy connection re-arms about once a second (`LEAN_AFTER`), and an
+/// idle one sleeps until its next deadline (no periodic wake-ups). Must be polled after the connection in the same wake-up
 /// (the driver's select is biased): the connection's reads and writes update the clocks, and
 /// its I/O is what wakes the task for a deadline that came closer.
 #[derive(Default)]
@@ -677,15 +695,17 @@ fn next_deadline(conn: &Conn, timeouts: Timeouts, closing: bool) -> Option<(Inst
             .and_then(|(since, timeout)| since.checked_add(timeout))
             .map(|at| (at, expired))
     };
-    let idle = !closing && conn.in_flight.get() == 0;
+    // Of the two idle deadlines only the nearer one matters: giving back buffers comes first
+    // unless the keepalive timeout is shorter (or they were given back already).
+    let idle = (!closing && conn.in_flight.get() == 0).then(|| conn.idle_since.get());
+    let (idle_after, idle_expired) = match timeouts.lean_after {
+        Some(lean) if lean < timeouts.keepalive && !conn.lean.get() => (lean, Expired::Lean),
+        _ => (timeouts.keepalive, Expired::Idle),
+    };
     [
         after(clocks.head_started.get(), timeouts.header, Expired::Header),
         after(clocks.write_blocked.get(), timeouts.send, Expired::Send),
-        after(
-            idle.then(|| conn.idle_since.get()),
-            Some(timeouts.keepalive),
-            Expired::Idle,
-        ),
+        after(idle, Some(idle_after), idle_expired),
     ]
     .into_iter()
     .flatten()
