@@ -284,8 +284,9 @@ pub(crate) fn parse_response_head(
 }
 
 /// One `Content-Length` field: every field and every list member must be the same decimal
-/// number.
-fn add_content_length(value: &[u8], length: &mut Option<u64>) -> io::Result<()> {
+/// number (RFC 9110 §8.6). Shared by both sides: responses here, requests in the proxy's
+/// HTTP/1 connection.
+pub fn add_content_length(value: &[u8], length: &mut Option<u64>) -> io::Result<()> {
     for member in value.split(|&b| b == b',') {
         let digits = member.trim_ascii();
         if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {

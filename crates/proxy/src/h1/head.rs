@@ -2,7 +2,7 @@
 //! with the framing of its body. Pure (no I/O), so it can be tested and fuzzed on its own.
 
 use bytes::Bytes;
-use graygate_upstream::Chunked;
+use graygate_upstream::{Chunked, add_content_length};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode, Version};
 use std::mem::MaybeUninit;
@@ -107,11 +107,7 @@ impl Head {
             let value = HeaderValue::from_maybe_shared(part(value)).map_err(|_| bad)?;
             match name {
                 header::CONTENT_LENGTH => {
-                    let n = content_length(value.as_bytes()).ok_or(bad)?;
-                    if length.is_some_and(|m| m != n) {
-                        return Err(bad);
-                    }
-                    length = Some(n);
+                    add_content_length(value.as_bytes(), &mut length).map_err(|_| bad)?;
                 }
                 header::TRANSFER_ENCODING => {
                     // Only `chunked`, once: other codings cannot be framed (hyper and nginx refuse
@@ -165,16 +161,6 @@ impl Head {
     }
 }
 
-/// A Content-Length value: decimal digits only.
-fn content_length(value: &[u8]) -> Option<u64> {
-    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    value.iter().try_fold(0u64, |n, d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
-}
-
 /// Whether a comma-separated field value holds `token` (any case).
 pub(crate) fn has_token(value: &[u8], token: &[u8]) -> bool {
     value
@@ -213,6 +199,8 @@ mod tests {
         let p =
             parse(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n").unwrap();
         assert!(matches!(p.body, BodyState::Length(5)));
+        let p = parse(b"POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n").unwrap();
+        assert!(matches!(p.body, BodyState::Length(5)));
     }
 
     #[test]
@@ -224,6 +212,8 @@ mod tests {
             b"POST / HTTP/1.1\r\nContent-Length: 5x\r\n\r\n",
             b"POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
             b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: \r\n\r\n",
             b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
             b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
             b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
