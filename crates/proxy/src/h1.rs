@@ -15,7 +15,7 @@ use crate::body::{BoxError, ClientBody, ProxyBody};
 use crate::pipeline;
 use crate::worker::{Clocks, Conn, Worker};
 use bytes::{Bytes, BytesMut};
-use graygate_upstream::Decoded;
+use graygate_upstream::{Decoded, LAST_CHUNK, chunk_header};
 use head::{BodyState, Head, has_token};
 use http::header;
 use http::{Method, StatusCode, Version};
@@ -156,25 +156,56 @@ impl<I> Wire<I> {
     /// would have to come over the socket (or it is malformed).
     fn skip_buffered_body(&self) -> bool {
         let mut inbound = self.inbound.borrow_mut();
-        let Inbound { buf, body } = &mut *inbound;
         loop {
-            match body {
-                BodyState::Done => return true,
-                BodyState::Length(left) => {
-                    let n = usize::try_from(*left).unwrap_or(usize::MAX).min(buf.len());
-                    let _ = buf.split_to(n);
-                    *left -= n as u64;
-                    if *left > 0 {
-                        return false;
-                    }
+            match inbound.next_buffered() {
+                Buffered::Data(_) => {}
+                Buffered::End => return true,
+                Buffered::NeedMore | Buffered::Broken(_) => return false,
+            }
+        }
+    }
+}
+
+/// What the buffer holds of the current request body.
+enum Buffered {
+    Data(Bytes),
+    /// The body is complete (or there was none).
+    End,
+    /// More must be read from the socket.
+    NeedMore,
+    /// The body's framing is broken: nothing more is read from the connection.
+    Broken(io::Error),
+}
+
+impl Inbound {
+    /// The next piece of the current request body, from the buffer alone.
+    fn next_buffered(&mut self) -> Buffered {
+        let Inbound { buf, body } = self;
+        match body {
+            BodyState::Done => Buffered::End,
+            BodyState::Length(_) if buf.is_empty() => Buffered::NeedMore,
+            BodyState::Length(left) => {
+                let n = usize::try_from(*left).unwrap_or(usize::MAX).min(buf.len());
+                let data = buf.split_to(n).freeze();
+                *left -= n as u64;
+                if *left == 0 {
                     *body = BodyState::Done;
                 }
-                BodyState::Chunked(chunked) => match chunked.decode(buf) {
-                    Ok(Decoded::Data(_)) => {}
-                    Ok(Decoded::Done) => *body = BodyState::Done,
-                    Ok(Decoded::NeedMore) | Err(_) => return false,
-                },
+                Buffered::Data(data)
             }
+            BodyState::Chunked(chunked) => match chunked.decode(buf) {
+                Ok(Decoded::Data(data)) => Buffered::Data(data),
+                Ok(Decoded::Done) => {
+                    *body = BodyState::Done;
+                    Buffered::End
+                }
+                Ok(Decoded::NeedMore) => Buffered::NeedMore,
+                Err(e) => {
+                    *body = BodyState::Length(u64::MAX);
+                    buf.clear();
+                    Buffered::Broken(e)
+                }
+            },
         }
     }
 }
@@ -382,7 +413,7 @@ async fn respond<I: AsyncWrite + Unpin>(
                     continue;
                 }
                 if matches!(framing, Framing::Chunked) {
-                    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                    out.extend_from_slice(&chunk_header(data.len()));
                 }
                 if data.len() > COPY_LIMIT {
                     write_all(wire, out).await?;
@@ -398,7 +429,7 @@ async fn respond<I: AsyncWrite + Unpin>(
         }
     }
     if matches!(framing, Framing::Chunked) {
-        out.extend_from_slice(b"0\r\n\r\n");
+        out.extend_from_slice(LAST_CHUNK);
     }
     if !out.is_empty() {
         write_all(wire, out).await?;
@@ -509,37 +540,11 @@ trait BodySource {
 impl<I: AsyncRead + Unpin> BodySource for Wire<I> {
     fn poll_data(&self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
         loop {
-            {
-                let mut inbound = self.inbound.borrow_mut();
-                let Inbound { buf, body } = &mut *inbound;
-                match body {
-                    BodyState::Done => return Poll::Ready(None),
-                    BodyState::Length(left) => {
-                        if !buf.is_empty() {
-                            let n = usize::try_from(*left).unwrap_or(usize::MAX).min(buf.len());
-                            let data = buf.split_to(n).freeze();
-                            *left -= n as u64;
-                            if *left == 0 {
-                                *body = BodyState::Done;
-                            }
-                            return Poll::Ready(Some(Ok(data)));
-                        }
-                    }
-                    BodyState::Chunked(chunked) => match chunked.decode(buf) {
-                        Ok(Decoded::Data(data)) => return Poll::Ready(Some(Ok(data))),
-                        Ok(Decoded::Done) => {
-                            *body = BodyState::Done;
-                            return Poll::Ready(None);
-                        }
-                        Ok(Decoded::NeedMore) => {}
-                        Err(e) => {
-                            // The connection's framing is lost: nothing more is read from it.
-                            *body = BodyState::Length(u64::MAX);
-                            buf.clear();
-                            return Poll::Ready(Some(Err(e)));
-                        }
-                    },
-                }
+            match self.inbound.borrow_mut().next_buffered() {
+                Buffered::Data(data) => return Poll::Ready(Some(Ok(data))),
+                Buffered::End => return Poll::Ready(None),
+                Buffered::Broken(e) => return Poll::Ready(Some(Err(e))),
+                Buffered::NeedMore => {}
             }
             match self.poll_fill(cx) {
                 Poll::Pending => return Poll::Pending,

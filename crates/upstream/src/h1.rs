@@ -116,13 +116,14 @@ pub(crate) fn encode_request_head(
     framing
 }
 
-/// The chunk header for `len` bytes of chunked request body.
-pub(crate) fn chunk_header(len: usize) -> Vec<u8> {
+/// The chunk header for `len` bytes of a chunked body (requests here, responses in the proxy's
+/// HTTP/1 connection).
+pub fn chunk_header(len: usize) -> Vec<u8> {
     format!("{len:x}\r\n").into_bytes()
 }
 
-/// The end of a chunked request body (no trailers).
-pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+/// The end of a chunked body (no trailers).
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
 /// A parsed response head.
 #[derive(Debug)]

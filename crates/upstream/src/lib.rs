@@ -14,7 +14,7 @@ mod h1;
 mod pool;
 mod timer;
 
-pub use h1::{Chunked, Decoded, add_content_length};
+pub use h1::{Chunked, Decoded, LAST_CHUNK, add_content_length, chunk_header};
 pub use pool::{PooledBody, Pools};
 pub use timer::LazyTimer;
 
