@@ -606,11 +606,11 @@ where
     C: std::future::Future,
 {
     let mut closing = false;
-    let mut timer = ConnTimer::default();
+    let mut timer = LazyTimer::default();
     loop {
         let expiry = {
             let (timer, closing) = (&mut timer, closing);
-            std::future::poll_fn(move |cx| timer.poll_expired(cx, conn, timeouts, closing))
+            std::future::poll_fn(move |cx| poll_expired(timer, cx, conn, timeouts, closing))
         };
         tokio::select! {
             // The connection first: the timer reads the clocks and counters it has just updated.
@@ -655,34 +655,26 @@ enum Expired {
     Lean,
 }
 
-/// The one timer of a client connection, for its timeouts and for giving back buffers when
-/// idle ([`LazyTimer`]). Each wake-up of the connection works out which deadline comes first
-/// from the connection's clocks (a few loads, no clock read). The idle deadlines move with every
-/// request, but later, so a busy connection re-arms about once a second (`LEAN_AFTER`), and an
-/// idle one sleeps until its next deadline (no periodic wake-ups). Must be polled after the connection in the same wake-up
-/// (the driver's select is biased): the connection's reads and writes update the clocks, and
-/// its I/O is what wakes the task for a deadline that came closer.
-#[derive(Default)]
-struct ConnTimer {
-    timer: LazyTimer,
-}
-
-impl ConnTimer {
-    fn poll_expired(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-        conn: &Conn,
-        timeouts: Timeouts,
-        closing: bool,
-    ) -> std::task::Poll<Expired> {
-        match next_deadline(conn, timeouts, closing) {
-            Some((at, expired)) => self
-                .timer
-                .poll_until(cx, tokio::time::Instant::from_std(at))
-                .map(|()| expired),
-            // A request is in flight and its response is moving: nothing can expire.
-            None => std::task::Poll::Pending,
-        }
+/// Polls the one timer of a client connection ([`LazyTimer`]), for its timeouts and for giving
+/// back buffers when idle. Each wake-up works out which deadline comes first from the
+/// connection's clocks (a few loads, no clock read). The idle deadlines move with every request,
+/// but later, so a busy connection re-arms about once a second (`LEAN_AFTER`), and an idle one
+/// sleeps until its next deadline (no periodic wake-ups). Must be polled after the connection
+/// in the same wake-up (the driver's select is biased): the connection's reads and writes update
+/// the clocks, and its I/O is what wakes the task for a deadline that came closer.
+fn poll_expired(
+    timer: &mut LazyTimer,
+    cx: &mut std::task::Context<'_>,
+    conn: &Conn,
+    timeouts: Timeouts,
+    closing: bool,
+) -> std::task::Poll<Expired> {
+    match next_deadline(conn, timeouts, closing) {
+        Some((at, expired)) => timer
+            .poll_until(cx, tokio::time::Instant::from_std(at))
+            .map(|()| expired),
+        // A request is in flight and its response is moving: nothing can expire.
+        None => std::task::Poll::Pending,
     }
 }
 
